@@ -1,0 +1,468 @@
+// fastnn._core: the pybind11 bindings, the only file that includes pybind11.
+//
+// Every heavy call checks its arguments with the GIL held, then releases the GIL for the computation.
+// Training calls poll for Ctrl-C after every batch by re-acquiring the GIL and calling PyErr_CheckSignals;
+// when a signal handler raised, training stops after the completed step and the exception propagates.
+// Arrays arrive as C-contiguous arrays of the network's dtype (converted here only if the caller did not).
+#include <pybind11/functional.h>
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cmath>
+#include <memory>
+#include <string>
+
+#include "fastnn/activations.hpp"
+#include "fastnn/losses.hpp"
+#include "fastnn/network.hpp"
+#include "fastnn/optimizers.hpp"
+#include "fastnn/threads.hpp"
+
+namespace py = pybind11;
+using namespace fastnn;
+
+namespace {
+
+template <class T>
+using Arr = py::array_t<T, py::array::c_style | py::array::forcecast>;
+
+std::string shape_str(const py::array& a) {
+    std::string s = "(";
+    for (py::ssize_t i = 0; i < a.ndim(); ++i) s += (i ? ", " : "") + std::to_string(a.shape(i));
+    return s + (a.ndim() == 1 ? ",)" : ")");
+}
+
+template <class T>
+void check_2d(const Arr<T>& a, const char* what, py::ssize_t cols) {
+    if (a.ndim() != 2) fail(what, "a 2-D array", "an array of shape " + shape_str(a));
+    if (cols >= 0 && a.shape(1) != cols)
+        fail(what, std::to_string(cols) + " columns", "an array of shape " + shape_str(a));
+}
+
+// Polls Python's signal handlers; true when one raised (the error stays set for the caller to throw).
+bool python_interrupted() {
+    py::gil_scoped_acquire gil;
+    return PyErr_CheckSignals() != 0;
+}
+
+OptConfig parse_opt(const std::string& name, const py::dict& cfg) {
+    OptConfig c = opt_defaults(name);
+    for (auto item : cfg) {
+        const std::string k = py::str(item.first);
+        const py::handle v = item.second;
+        if (v.is_none()) continue;
+        auto num = [&]() {
+            if (py::isinstance<py::bool_>(v) || !(py::isinstance<py::int_>(v) || py::isinstance<py::float_>(v)))
+                fail(k, "a number", std::string(py::repr(v)));
+            return v.cast<double>();
+        };
+        if (k == "learning_rate") c.learning_rate = num();
+        else if (k == "momentum") c.momentum = num();
+        else if (k == "nesterov") c.nesterov = v.cast<bool>();
+        else if (k == "rho") c.rho = num();
+        else if (k == "centered") c.centered = v.cast<bool>();
+        else if (k == "epsilon") c.epsilon = num();
+        else if (k == "initial_accumulator_value") c.initial_accumulator_value = num();
+        else if (k == "beta_1") c.beta_1 = num();
+        else if (k == "beta_2") c.beta_2 = num();
+        else if (k == "amsgrad") c.amsgrad = v.cast<bool>();
+        else if (k == "weight_decay") c.weight_decay = num();
+        else if (k == "clipnorm") c.clipnorm = num();
+        else if (k == "clipvalue") c.clipvalue = num();
+        else if (k == "global_clipnorm") c.global_clipnorm = num();
+        else
+            fail("optimizer option",
+                 "one of learning_rate, momentum, nesterov, rho, centered, epsilon, initial_accumulator_value, "
+                 "beta_1, beta_2, amsgrad, weight_decay, clipnorm, clipvalue, global_clipnorm",
+                 "'" + k + "'");
+    }
+    opt_validate(c);
+    return c;
+}
+
+InitSpec parse_init(const py::tuple& t) {
+    if (t.size() != 3) fail("initializer", "a tuple (name, a, b)", std::to_string(t.size()) + " items");
+    return InitSpec{t[0].cast<std::string>(), t[1].cast<double>(), t[2].cast<double>()};
+}
+
+// ---- module-level op functions (used by the tests against the NumPy reference) ----
+
+template <class T>
+py::array act_fwd(const std::string& name, Arr<T> z) {
+    check_2d(z, "z", -1);
+    const Act a = act_from_name(name);
+    Arr<T> out({z.shape(0), z.shape(1)});
+    act_forward(a, out.mutable_data(), z.data(), z.shape(0), z.shape(1));
+    return out;
+}
+
+template <class T>
+py::array act_bwd(const std::string& name, Arr<T> z, Arr<T> dout) {
+    check_2d(z, "z", -1);
+    check_2d(dout, "dout", z.shape(1));
+    if (dout.shape(0) != z.shape(0)) fail("dout", shape_str(z), shape_str(dout));
+    const Act a = act_from_name(name);
+    Arr<T> act({z.shape(0), z.shape(1)}), dz({z.shape(0), z.shape(1)});
+    act_forward(a, act.mutable_data(), z.data(), z.shape(0), z.shape(1));
+    act_backward(a, dz.mutable_data(), z.data(), act.data(), dout.data(), z.shape(0), z.shape(1));
+    return dz;
+}
+
+template <class T>
+std::pair<double, py::object> loss_eval(const std::string& name, Arr<T> y, Arr<T> p, py::object sw,
+                                        bool from_logits, bool want_grad) {
+    const Loss loss = loss_from_name(name);
+    check_2d(p, "y_pred", -1);
+    check_2d(y, "y_true", loss == Loss::SparseCCE ? 1 : p.shape(1));
+    if (y.shape(0) != p.shape(0)) fail("y_true", std::to_string(p.shape(0)) + " rows", shape_str(y));
+    const idx n = p.shape(0);
+    Arr<T> w;
+    const T* wp = nullptr;
+    if (!sw.is_none()) {
+        w = Arr<T>::ensure(sw);
+        if (!w || w.ndim() != 1 || w.shape(0) != n) fail("sample_weight", "a 1-D array of length " + std::to_string(n), "something else");
+        wp = w.data();
+    }
+    if (from_logits && !loss_is_crossentropy(loss))
+        fail("from_logits", "False for loss '" + name + "'", "True");
+    py::object grad = py::none();
+    T* gp = nullptr;
+    if (want_grad) {
+        Arr<T> g({p.shape(0), p.shape(1)});
+        gp = g.mutable_data();
+        grad = g;
+    }
+    const double total = loss_rows(loss, from_logits, y.data(), p.data(), wp, gp, n, p.shape(1), T(1) / T(n > 0 ? n : 1));
+    return {n > 0 ? total / double(n) : 0.0, grad};
+}
+
+template <class T>
+py::array opt_trajectory(const std::string& name, const py::dict& cfg, Arr<T> w0, Arr<T> grads) {
+    if (w0.ndim() != 1) fail("w0", "a 1-D array", "shape " + shape_str(w0));
+    check_2d(grads, "grads", w0.shape(0));
+    Optimizer<T> opt;
+    opt.cfg = parse_opt(name, cfg);
+    const std::size_t n = std::size_t(w0.shape(0));
+    opt.reset(n);
+    std::vector<T> w(w0.data(), w0.data() + n), g(n);
+    Arr<T> out({grads.shape(0), w0.shape(0)});
+    const std::vector<Span> spans{{0, n}};
+    for (py::ssize_t s = 0; s < grads.shape(0); ++s) {
+        std::copy(grads.data() + s * n, grads.data() + (s + 1) * n, g.begin());
+        opt.step(w.data(), g.data(), n, spans);
+        std::copy(w.begin(), w.end(), out.mutable_data() + s * n);
+    }
+    return out;
+}
+
+bool is_f32(const py::handle& a) {
+    return py::isinstance<py::array>(a) && py::reinterpret_borrow<py::array>(a).dtype().is(py::dtype::of<float>());
+}
+
+// ---- the network ----
+
+template <class T>
+struct PyNetwork {
+    std::shared_ptr<Network<T>> net;
+
+    const T* weights_ptr(const py::object& sw, idx n, Arr<T>& keep) const {
+        if (sw.is_none()) return nullptr;
+        keep = Arr<T>::ensure(sw);
+        if (!keep || keep.ndim() != 1 || keep.shape(0) != n)
+            fail("sample_weight", "a 1-D array of length " + std::to_string(n), "something else");
+        return keep.data();
+    }
+    void check_xy(const Arr<T>& x, const Arr<T>& y) const {
+        check_2d(x, "x", net->n_in());
+        check_2d(y, "y", net->target_cols());
+        if (x.shape(0) != y.shape(0))
+            fail("y", std::to_string(x.shape(0)) + " rows (as many as x)", std::to_string(y.shape(0)) + " rows");
+    }
+};
+
+template <class T>
+void bind_network(py::module_& m, const char* cls) {
+    using PN = PyNetwork<T>;
+    py::class_<PN>(m, cls)
+        .def_property_readonly("dtype", [](const PN&) { return std::string(sizeof(T) == 4 ? "float32" : "float64"); })
+        .def_property_readonly("n_in", [](const PN& s) { return s.net->n_in(); })
+        .def_property_readonly("n_out", [](const PN& s) { return s.net->n_out(); })
+        .def_property_readonly("n_ops", [](const PN& s) { return s.net->ops().size(); })
+        .def_property_readonly("n_params", [](const PN& s) { return s.net->n_params(); })
+        .def_property_readonly("compiled", [](const PN& s) { return s.net->compiled(); })
+        .def("add_dense",
+             [](PN& s, idx n_in, idx n_out, const std::string& act, bool use_bias, py::tuple kinit, py::tuple binit,
+                double k_l1, double k_l2, double b_l1, double b_l2) {
+                 s.net->add_dense(n_in, n_out, act_from_name(act), use_bias, parse_init(kinit), parse_init(binit),
+                                  k_l1, k_l2, b_l1, b_l2);
+             },
+             py::arg("n_in"), py::arg("n_out"), py::arg("activation") = "linear", py::arg("use_bias") = true,
+             py::arg("kernel_init") = py::make_tuple("glorot_uniform", 0.0, 0.0),
+             py::arg("bias_init") = py::make_tuple("zeros", 0.0, 0.0), py::arg("kernel_l1") = 0.0,
+             py::arg("kernel_l2") = 0.0, py::arg("bias_l1") = 0.0, py::arg("bias_l2") = 0.0)
+        .def("add_activation", [](PN& s, idx n, const std::string& act) { s.net->add_activation(n, act_from_name(act)); },
+             py::arg("n"), py::arg("activation"))
+        .def("add_dropout", [](PN& s, idx n, double rate) { s.net->add_dropout(n, rate); }, py::arg("n"), py::arg("rate"))
+        .def("compile",
+             [](PN& s, const std::string& loss, bool from_logits, const std::string& opt, py::dict cfg,
+                std::vector<std::string> metrics) {
+                 std::vector<Metric> ms;
+                 for (auto& n : metrics) ms.push_back(metric_from_name(n));
+                 const Loss l = loss_from_name(loss);
+                 if (from_logits && !loss_is_crossentropy(l)) fail("from_logits", "False for loss '" + loss + "'", "True");
+                 s.net->compile(l, from_logits, parse_opt(opt, cfg), ms);
+             },
+             py::arg("loss") = "mse", py::arg("from_logits") = false, py::arg("optimizer") = "rmsprop",
+             py::arg("opt_config") = py::dict(), py::arg("metrics") = std::vector<std::string>{})
+        .def("op_info",
+             [](const PN& s, int i) {
+                 const auto& ops = s.net->ops();
+                 if (i < 0 || i >= int(ops.size())) throw py::index_error("layer index out of range");
+                 const OpSpec& o = ops[i];
+                 py::dict d;
+                 d["kind"] = o.kind == OpKind::Dense ? "dense" : o.kind == OpKind::Activation ? "activation" : "dropout";
+                 d["n_in"] = o.n_in;
+                 d["n_out"] = o.n_out;
+                 d["activation"] = act_name(o.act);
+                 d["use_bias"] = o.use_bias;
+                 d["rate"] = o.rate;
+                 return d;
+             })
+        .def("get_weights",
+             [](const PN& s, int i) {
+                 const auto& ops = s.net->ops();
+                 auto ws = s.net->get_weights(i);
+                 py::list out;
+                 for (std::size_t k = 0; k < ws.size(); ++k) {
+                     std::vector<py::ssize_t> shape = k == 0 ? std::vector<py::ssize_t>{ops[i].n_in, ops[i].n_out}
+                                                             : std::vector<py::ssize_t>{ops[i].n_out};
+                     Arr<T> a(shape);
+                     std::copy(ws[k].begin(), ws[k].end(), a.mutable_data());
+                     out.append(a);
+                 }
+                 return out;
+             })
+        .def("set_weights",
+             [](PN& s, int i, py::list tensors) {
+                 std::vector<Arr<T>> keep;
+                 std::vector<const T*> ptrs;
+                 std::vector<std::size_t> sizes;
+                 for (auto t : tensors) {
+                     keep.push_back(Arr<T>::ensure(t));
+                     if (!keep.back()) fail("weights", "numeric arrays", std::string(py::repr(t)));
+                     ptrs.push_back(keep.back().data());
+                     sizes.push_back(std::size_t(keep.back().size()));
+                 }
+                 s.net->set_weights(i, ptrs, sizes);
+             })
+        .def("predict",
+             [](const PN& s, Arr<T> x, idx batch_size, int first, int last) {
+                 const auto& ops = s.net->ops();
+                 if (ops.empty()) throw std::invalid_argument("the model has no layers");
+                 if (last < 0) last += int(ops.size());
+                 if (first < 0 || last >= int(ops.size()) || first > last)
+                     fail("layer range", "0 <= first <= last < " + std::to_string(ops.size()),
+                          std::to_string(first) + ".." + std::to_string(last));
+                 check_2d(x, "x", ops[first].n_in);
+                 Arr<T> out({x.shape(0), py::ssize_t(ops[last].n_out)});
+                 T* op = out.mutable_data();
+                 {
+                     py::gil_scoped_release nogil;
+                     s.net->predict(op, x.data(), x.shape(0), batch_size, first, last);
+                 }
+                 return out;
+             },
+             py::arg("x"), py::arg("batch_size") = 32, py::arg("first") = 0, py::arg("last") = -1)
+        .def("forward_backward",
+             [](PN& s, Arr<T> x, Arr<T> y, py::object sw) {
+                 s.check_xy(x, y);
+                 Arr<T> wk;
+                 const T* w = s.weights_ptr(sw, x.shape(0), wk);
+                 double loss;
+                 {
+                     py::gil_scoped_release nogil;
+                     loss = s.net->forward_backward(x.data(), y.data(), w, x.shape(0));
+                 }
+                 py::list grads;
+                 const auto& g = s.net->grads();
+                 for (const OpSpec& o : s.net->ops()) {
+                     if (o.kind != OpKind::Dense) continue;
+                     Arr<T> dW({o.n_in, o.n_out});
+                     std::copy(g.begin() + o.w_off, g.begin() + o.w_off + o.n_in * o.n_out, dW.mutable_data());
+                     grads.append(dW);
+                     if (o.use_bias) {
+                         Arr<T> db({o.n_out});
+                         std::copy(g.begin() + o.b_off, g.begin() + o.b_off + o.n_out, db.mutable_data());
+                         grads.append(db);
+                     }
+                 }
+                 return py::make_tuple(loss, grads);
+             },
+             py::arg("x"), py::arg("y"), py::arg("sample_weight") = py::none())
+        .def("train_on_batch",
+             [](PN& s, Arr<T> x, Arr<T> y, py::object sw) {
+                 s.check_xy(x, y);
+                 if (x.shape(0) == 0) fail("x", "at least one sample", "0 samples");
+                 Arr<T> wk;
+                 const T* w = s.weights_ptr(sw, x.shape(0), wk);
+                 py::gil_scoped_release nogil;
+                 return s.net->train_on_batch(x.data(), y.data(), w, x.shape(0));
+             },
+             py::arg("x"), py::arg("y"), py::arg("sample_weight") = py::none())
+        .def("begin_epoch", [](PN& s, idx n, bool shuffle) { s.net->begin_epoch(n, shuffle); })
+        .def("train_batches",
+             [](PN& s, Arr<T> x, Arr<T> y, py::object sw, idx batch_size, idx b0, idx b1, bool stop_on_nonfinite,
+                bool check_interrupts) {
+                 s.check_xy(x, y);
+                 Arr<T> wk;
+                 const T* w = s.weights_ptr(sw, x.shape(0), wk);
+                 Status st;
+                 idx done = 0;
+                 {
+                     py::gil_scoped_release nogil;
+                     std::function<bool()> check;
+                     if (check_interrupts) check = python_interrupted;
+                     st = s.net->train_batches(x.data(), y.data(), w, x.shape(0), batch_size, b0, b1, check,
+                                               stop_on_nonfinite, &done);
+                 }
+                 if (st == Status::Interrupted) throw py::error_already_set();
+                 return py::make_tuple(int(st), done);
+             },
+             py::arg("x"), py::arg("y"), py::arg("sample_weight"), py::arg("batch_size"), py::arg("b0"),
+             py::arg("b1"), py::arg("stop_on_nonfinite") = false, py::arg("check_interrupts") = true)
+        .def("epoch_logs", [](const PN& s) { return s.net->epoch_logs(); })
+        .def("fit_epoch",
+             [](PN& s, Arr<T> x, Arr<T> y, py::object sw, idx batch_size, bool shuffle) {
+                 s.check_xy(x, y);
+                 Arr<T> wk;
+                 const T* w = s.weights_ptr(sw, x.shape(0), wk);
+                 s.net->begin_epoch(x.shape(0), shuffle);
+                 Status st;
+                 idx done = 0;
+                 {
+                     py::gil_scoped_release nogil;
+                     st = s.net->train_batches(x.data(), y.data(), w, x.shape(0), batch_size, 0,
+                                               (x.shape(0) + batch_size - 1) / std::max<idx>(batch_size, 1),
+                                               python_interrupted, false, &done);
+                 }
+                 if (st == Status::Interrupted) throw py::error_already_set();
+                 return s.net->epoch_logs();
+             },
+             py::arg("x"), py::arg("y"), py::arg("sample_weight") = py::none(), py::arg("batch_size") = 32,
+             py::arg("shuffle") = true)
+        .def("evaluate",
+             [](const PN& s, Arr<T> x, Arr<T> y, py::object sw, idx batch_size) {
+                 s.check_xy(x, y);
+                 Arr<T> wk;
+                 const T* w = s.weights_ptr(sw, x.shape(0), wk);
+                 py::gil_scoped_release nogil;
+                 return s.net->evaluate(x.data(), y.data(), w, x.shape(0), batch_size);
+             },
+             py::arg("x"), py::arg("y"), py::arg("sample_weight") = py::none(), py::arg("batch_size") = 32)
+        .def_property("learning_rate", [](const PN& s) { return s.net->learning_rate(); },
+                      [](PN& s, double lr) { s.net->set_learning_rate(lr); })
+        .def("get_optimizer_state",
+             [](PN& s) {
+                 auto& o = s.net->optimizer();
+                 std::shared_lock lock(s.net->mutex());
+                 py::dict d;
+                 d["iterations"] = o.iterations;
+                 d["u_product"] = o.u_product;
+                 py::list slots;
+                 for (auto* v : {&o.s1, &o.s2, &o.s3}) {
+                     Arr<T> a({py::ssize_t(v->size())});
+                     std::copy(v->begin(), v->end(), a.mutable_data());
+                     slots.append(a);
+                 }
+                 d["slots"] = slots;
+                 return d;
+             })
+        .def("set_optimizer_state",
+             [](PN& s, py::dict d) {
+                 auto& o = s.net->optimizer();
+                 py::list slots = d["slots"];
+                 if (slots.size() != 3) fail("optimizer state", "3 slot arrays", std::to_string(slots.size()));
+                 std::vector<Arr<T>> arrs;
+                 for (auto sl : slots) {
+                     arrs.push_back(Arr<T>::ensure(sl));
+                     if (!arrs.back() || std::size_t(arrs.back().size()) != s.net->n_params())
+                         fail("optimizer slot", std::to_string(s.net->n_params()) + " values", "another size");
+                 }
+                 const auto it = d["iterations"].cast<std::int64_t>();
+                 if (it < 0) fail("optimizer iterations", "an integer >= 0", std::to_string(it));
+                 std::unique_lock lock(s.net->mutex());
+                 o.iterations = it;
+                 o.u_product = d["u_product"].cast<double>();
+                 std::vector<T>* dst[3] = {&o.s1, &o.s2, &o.s3};
+                 for (int k = 0; k < 3; ++k) dst[k]->assign(arrs[k].data(), arrs[k].data() + arrs[k].size());
+             });
+}
+
+template <class T>
+py::tuple perceptron(Arr<T> x, Arr<T> y, Arr<T> w0, double eta, int epochs) {
+    check_2d(x, "X", -1);
+    if (y.ndim() != 1 || y.shape(0) != x.shape(0)) fail("y", "a 1-D array of length " + std::to_string(x.shape(0)), shape_str(y));
+    if (w0.ndim() != 1 || w0.shape(0) != x.shape(1) + 1)
+        fail("w", "a 1-D array of length " + std::to_string(x.shape(1) + 1), shape_str(w0));
+    Arr<T> w({w0.shape(0)});
+    std::copy(w0.data(), w0.data() + w0.shape(0), w.mutable_data());
+    std::vector<std::int64_t> errors;
+    T* wp = w.mutable_data();
+    {
+        py::gil_scoped_release nogil;
+        errors = perceptron_fit(wp, x.data(), y.data(), x.shape(0), x.shape(1), eta, epochs, python_interrupted);
+    }
+    if (PyErr_Occurred()) throw py::error_already_set();
+    return py::make_tuple(w, errors);
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+    m.doc() = "fastnn's C++ engine (private: use the fastnn package)";
+
+    m.def("activation_forward", [](const std::string& name, py::object z) -> py::array {
+        return is_f32(z) ? act_fwd<float>(name, z) : act_fwd<double>(name, z);
+    });
+    m.def("activation_backward", [](const std::string& name, py::object z, py::object dout) -> py::array {
+        return is_f32(z) ? act_bwd<float>(name, z, dout) : act_bwd<double>(name, z, dout);
+    });
+    m.def("loss_forward",
+          [](const std::string& name, py::object y, py::object p, py::object sw, bool from_logits) {
+              return is_f32(p) ? loss_eval<float>(name, y, p, sw, from_logits, false).first
+                               : loss_eval<double>(name, y, p, sw, from_logits, false).first;
+          },
+          py::arg("name"), py::arg("y_true"), py::arg("y_pred"), py::arg("sample_weight") = py::none(),
+          py::arg("from_logits") = false);
+    m.def("loss_backward",
+          [](const std::string& name, py::object y, py::object p, py::object sw, bool from_logits) {
+              return is_f32(p) ? loss_eval<float>(name, y, p, sw, from_logits, true).second
+                               : loss_eval<double>(name, y, p, sw, from_logits, true).second;
+          },
+          py::arg("name"), py::arg("y_true"), py::arg("y_pred"), py::arg("sample_weight") = py::none(),
+          py::arg("from_logits") = false);
+    m.def("optimizer_trajectory",
+          [](const std::string& name, py::dict cfg, py::object w0, py::object grads) -> py::array {
+              return is_f32(w0) ? opt_trajectory<float>(name, cfg, w0, grads) : opt_trajectory<double>(name, cfg, w0, grads);
+          },
+          py::arg("name"), py::arg("config"), py::arg("w0"), py::arg("grads"));
+    m.def("perceptron_fit",
+          [](py::object x, py::object y, py::object w0, double eta, int epochs) {
+              return perceptron<double>(x, y, w0, eta, epochs);
+          },
+          py::arg("X"), py::arg("y"), py::arg("w"), py::arg("eta"), py::arg("epochs"));
+    m.def("set_num_threads", &fastnn::set_num_threads, py::arg("n"));
+    m.def("get_num_threads", &fastnn::get_num_threads);
+    m.def("have_openmp", &fastnn::have_openmp);
+
+    bind_network<float>(m, "Network32");
+    bind_network<double>(m, "Network64");
+    m.def("Network",
+          [](const std::string& dtype, std::uint64_t seed) -> py::object {
+              if (dtype == "float32") return py::cast(PyNetwork<float>{std::make_shared<Network<float>>(seed)});
+              if (dtype == "float64") return py::cast(PyNetwork<double>{std::make_shared<Network<double>>(seed)});
+              fail("dtype", "'float32' or 'float64'", "'" + dtype + "'");
+          },
+          py::arg("dtype") = "float32", py::arg("seed") = 0);
+}

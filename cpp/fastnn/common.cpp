@@ -1,0 +1,59 @@
+// fastnn engine: name tables (the closed lists of activations, losses and metrics) and the error helper.
+#include "common.hpp"
+
+#include <utility>
+
+namespace fastnn {
+
+void fail(const std::string& what, const std::string& expected, const std::string& got) {
+    throw std::invalid_argument(what + ": expected " + expected + ", got " + got);
+}
+
+namespace {
+const std::pair<const char*, Act> kActs[] = {
+    {"linear", Act::Linear},       {"relu", Act::Relu},       {"leaky_relu", Act::LeakyRelu},
+    {"elu", Act::Elu},             {"selu", Act::Selu},       {"gelu", Act::Gelu},
+    {"swish", Act::Swish},         {"silu", Act::Swish},      {"sigmoid", Act::Sigmoid},
+    {"hard_sigmoid", Act::HardSigmoid}, {"tanh", Act::Tanh},  {"softplus", Act::Softplus},
+    {"softsign", Act::Softsign},   {"softmax", Act::Softmax}, {"step", Act::Step},
+};
+const std::pair<const char*, Loss> kLosses[] = {
+    {"mse", Loss::MSE},
+    {"mae", Loss::MAE},
+    {"huber", Loss::Huber},
+    {"binary_crossentropy", Loss::BCE},
+    {"categorical_crossentropy", Loss::CCE},
+    {"sparse_categorical_crossentropy", Loss::SparseCCE},
+    {"hinge", Loss::Hinge},
+    {"squared_hinge", Loss::SquaredHinge},
+};
+const std::pair<const char*, Metric> kMetrics[] = {
+    {"binary_accuracy", Metric::BinaryAccuracy},
+    {"categorical_accuracy", Metric::CategoricalAccuracy},
+    {"sparse_categorical_accuracy", Metric::SparseCategoricalAccuracy},
+    {"mae", Metric::MAE},
+    {"mse", Metric::MSE},
+};
+
+template <class E, std::size_t N>
+E lookup(const std::pair<const char*, E> (&table)[N], const std::string& name, const char* what) {
+    std::string all;
+    for (const auto& [k, v] : table) {
+        if (name == k) return v;
+        all += all.empty() ? k : std::string(", ") + k;
+    }
+    fail(what, "one of " + all, "'" + name + "'");
+}
+}  // namespace
+
+Act act_from_name(const std::string& name) { return lookup(kActs, name, "activation"); }
+Loss loss_from_name(const std::string& name) { return lookup(kLosses, name, "loss"); }
+Metric metric_from_name(const std::string& name) { return lookup(kMetrics, name, "metric"); }
+
+const char* act_name(Act a) {
+    for (const auto& [k, v] : kActs)
+        if (v == a) return k;
+    return "?";
+}
+
+}  // namespace fastnn

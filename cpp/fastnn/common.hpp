@@ -1,0 +1,39 @@
+// fastnn engine: shared vocabulary.
+//
+// Conventions used throughout cpp/fastnn:
+//  - matrices are row-major (rows = samples, cols = features), passed as a pointer plus sizes;
+//  - kernels take the output first, inputs next, sizes last (as llm.c);
+//  - gradients carry a `d` prefix (dW, db, dz, dout);
+//  - a caller mistake throws std::invalid_argument (ValueError in Python); nothing here aborts.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace fastnn {
+
+using idx = std::ptrdiff_t;
+
+enum class Act {
+    Linear, Relu, LeakyRelu, Elu, Selu, Gelu, Swish, Sigmoid, HardSigmoid, Tanh, Softplus, Softsign,
+    Softmax, Step
+};
+
+enum class Loss { MSE, MAE, Huber, BCE, CCE, SparseCCE, Hinge, SquaredHinge };
+
+enum class Metric { BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy, MAE, MSE };
+
+enum class OpKind { Dense, Activation, Dropout };
+
+Act act_from_name(const std::string& name);
+const char* act_name(Act a);
+Loss loss_from_name(const std::string& name);
+Metric metric_from_name(const std::string& name);
+
+// Throws std::invalid_argument with "<what>: expected <expected>, got <got>".
+[[noreturn]] void fail(const std::string& what, const std::string& expected, const std::string& got);
+
+}  // namespace fastnn

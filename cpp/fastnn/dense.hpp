@@ -1,0 +1,86 @@
+// fastnn engine: the Dense kernels, one GEMM each around fused bias and activation loops.
+//
+// dense_forward:  Z (m, n_out) = in (m, n_in) @ W (n_in, n_out) + b (n_out,);  A = act(Z)   (A may be Z)
+// dense_backward: from dz (m, n_out):  dW (n_in, n_out) = in^T @ dz;  db (n_out,) = sum over rows of dz;
+//                 din (m, n_in) = dz @ W^T  (skipped when din is null: the first layer needs no input gradient)
+// Small products (m * n_in * n_out below kDirectMaxMacs) use direct loops: for them the BLAS call and thread
+// wake-up cost more than the arithmetic.
+#pragma once
+
+#include <algorithm>
+
+#include "activations.hpp"
+#include "blas.hpp"
+#include "common.hpp"
+
+namespace fastnn {
+
+constexpr double kDirectMaxMacs = 65536;
+
+template <class T>
+void dense_forward(T* Z, T* A, const T* in, const T* W, const T* b, Act act, idx m, idx n_in, idx n_out) {
+    if (double(m) * double(n_in) * double(n_out) <= kDirectMaxMacs) {
+        for (idx r = 0; r < m; ++r) {
+            T* zr = Z + r * n_out;
+            const T* xr = in + r * n_in;
+            if (b) std::copy(b, b + n_out, zr);
+            else std::fill(zr, zr + n_out, T(0));
+            for (idx k = 0; k < n_in; ++k) {
+                const T xk = xr[k];
+                const T* wk = W + k * n_out;
+                for (idx c = 0; c < n_out; ++c) zr[c] += xk * wk[c];
+            }
+        }
+    } else {
+        gemm<T>(false, false, int(m), int(n_out), int(n_in), T(1), in, int(n_in), W, int(n_out), T(0), Z, int(n_out));
+        if (b)
+            for (idx r = 0; r < m; ++r) {
+                T* zr = Z + r * n_out;
+                for (idx c = 0; c < n_out; ++c) zr[c] += b[c];
+            }
+    }
+    act_forward(act, A, Z, m, n_out);
+}
+
+template <class T>
+void dense_backward(T* din, T* dW, T* db, const T* dz, const T* in, const T* W, idx m, idx n_in, idx n_out) {
+    const bool direct = double(m) * double(n_in) * double(n_out) <= kDirectMaxMacs;
+    if (direct) {
+        std::fill(dW, dW + n_in * n_out, T(0));
+        for (idx r = 0; r < m; ++r) {
+            const T* xr = in + r * n_in;
+            const T* dr = dz + r * n_out;
+            for (idx k = 0; k < n_in; ++k) {
+                const T xk = xr[k];
+                T* dwk = dW + k * n_out;
+                for (idx c = 0; c < n_out; ++c) dwk[c] += xk * dr[c];
+            }
+        }
+    } else {
+        gemm<T>(true, false, int(n_in), int(n_out), int(m), T(1), in, int(n_in), dz, int(n_out), T(0), dW, int(n_out));
+    }
+    if (db) {
+        std::fill(db, db + n_out, T(0));
+        for (idx r = 0; r < m; ++r) {
+            const T* dr = dz + r * n_out;
+            for (idx c = 0; c < n_out; ++c) db[c] += dr[c];
+        }
+    }
+    if (!din) return;
+    if (direct) {
+        for (idx r = 0; r < m; ++r) {
+            const T* dr = dz + r * n_out;
+            T* out = din + r * n_in;
+            for (idx k = 0; k < n_in; ++k) {
+                const T* wk = W + k * n_out;
+                T s = 0;
+                for (idx c = 0; c < n_out; ++c) s += dr[c] * wk[c];
+                out[k] = s;
+            }
+        }
+    } else {
+        gemm<T>(false, true, int(m), int(n_in), int(n_out), T(1), dz, int(n_out), W, int(n_out), T(0), din, int(n_in));
+    }
+}
+
+}  // namespace fastnn

@@ -1,0 +1,515 @@
+// fastnn engine: the network, its forward and backward passes, and the training loop (see network.hpp).
+#include "network.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <mutex>
+#include <unistd.h>
+
+#include "activations.hpp"
+#include "dense.hpp"
+#include "losses.hpp"
+
+namespace fastnn {
+
+namespace {
+
+// Refuse parameter counts that cannot fit in memory before allocating (an overcommitting kernel would
+// otherwise accept the allocation and kill the process when the pages are touched).
+void check_alloc(std::size_t count, std::size_t elem_size, const char* what) {
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    const double phys = pages > 0 && page > 0 ? double(pages) * double(page) : 1e18;
+    if (double(count) * double(elem_size) > phys / 2) throw std::bad_alloc();
+    (void)what;
+}
+
+// RAII guard for "one training call at a time".
+struct TrainingGuard {
+    std::atomic<bool>& flag;
+    explicit TrainingGuard(std::atomic<bool>& f) : flag(f) {
+        bool expected = false;
+        if (!flag.compare_exchange_strong(expected, true))
+            throw std::runtime_error("this model is already being trained in another thread: "
+                                     "two fit/train_on_batch calls on one model cannot run at once");
+    }
+    ~TrainingGuard() { flag = false; }
+};
+
+}  // namespace
+
+template <class T>
+Network<T>::Network(std::uint64_t seed)
+    : init_rng_(seed, kStreamInit), shuffle_rng_(seed, kStreamShuffle), dropout_rng_(seed, kStreamDropout),
+      seed_(seed) {}
+
+template <class T>
+void Network<T>::add_dense(idx n_in, idx n_out, Act act, bool use_bias, const InitSpec& kinit,
+                           const InitSpec& binit, double k_l1, double k_l2, double b_l1, double b_l2) {
+    if (n_in < 1) fail("input size of Dense", "an integer >= 1", std::to_string(n_in));
+    if (n_out < 1) fail("units", "an integer >= 1", std::to_string(n_out));
+    if (!ops_.empty() && ops_.back().n_out != n_in)
+        fail("input size of Dense", std::to_string(ops_.back().n_out) + " (the previous layer's output)",
+             std::to_string(n_in));
+    for (double r : {k_l1, k_l2, b_l1, b_l2})
+        if (!std::isfinite(r) || r < 0) fail("regularization factor", "a finite number >= 0", std::to_string(r));
+    init_validate(kinit);
+    if (use_bias) init_validate(binit);
+    const double count = double(n_in) * double(n_out) + (use_bias ? double(n_out) : 0.0) + double(params_.size());
+    if (count > double(std::numeric_limits<int>::max())) throw std::bad_alloc();
+    check_alloc(std::size_t(count) * 4, sizeof(T), "parameters");  // params, grads, two optimizer slots
+
+    OpSpec op;
+    op.kind = OpKind::Dense;
+    op.n_in = n_in;
+    op.n_out = n_out;
+    op.act = act;
+    op.use_bias = use_bias;
+    op.k_l1 = k_l1;
+    op.k_l2 = k_l2;
+    op.b_l1 = b_l1;
+    op.b_l2 = b_l2;
+    op.w_off = params_.size();
+    op.b_off = op.w_off + std::size_t(n_in * n_out);
+    params_.resize(op.b_off + (use_bias ? std::size_t(n_out) : 0));
+    initialize(params_.data() + op.w_off, std::size_t(n_in), std::size_t(n_out), kinit, init_rng_);
+    spans_.push_back({op.w_off, std::size_t(n_in * n_out)});
+    if (use_bias) {
+        initialize(params_.data() + op.b_off, 1, std::size_t(n_out), binit, init_rng_);
+        spans_.push_back({op.b_off, std::size_t(n_out)});
+    }
+    grads_.assign(params_.size(), T(0));
+    ops_.push_back(op);
+    compiled_ = false;
+}
+
+template <class T>
+void Network<T>::add_activation(idx n, Act act) {
+    if (n < 1) fail("input size of Activation", "an integer >= 1", std::to_string(n));
+    if (!ops_.empty() && ops_.back().n_out != n)
+        fail("input size of Activation", std::to_string(ops_.back().n_out), std::to_string(n));
+    OpSpec op;
+    op.kind = OpKind::Activation;
+    op.n_in = op.n_out = n;
+    op.act = act;
+    ops_.push_back(op);
+    compiled_ = false;
+}
+
+template <class T>
+void Network<T>::add_dropout(idx n, double rate) {
+    if (n < 1) fail("input size of Dropout", "an integer >= 1", std::to_string(n));
+    if (!(rate >= 0 && rate < 1)) fail("rate (Dropout)", "a number in [0, 1)", std::to_string(rate));
+    if (!ops_.empty() && ops_.back().n_out != n)
+        fail("input size of Dropout", std::to_string(ops_.back().n_out), std::to_string(n));
+    OpSpec op;
+    op.kind = OpKind::Dropout;
+    op.n_in = op.n_out = n;
+    op.rate = rate;
+    ops_.push_back(op);
+    compiled_ = false;
+}
+
+template <class T>
+idx Network<T>::target_cols() const {
+    return loss_ == Loss::SparseCCE ? 1 : n_out();
+}
+
+template <class T>
+void Network<T>::compile(Loss loss, bool from_logits, const OptConfig& opt, const std::vector<Metric>& metrics) {
+    if (ops_.empty()) throw std::invalid_argument("the model has no layers: add a Dense layer before compile()");
+    opt_validate(opt);
+    std::unique_lock lock(mtx_);
+    loss_ = loss;
+    from_logits_ = from_logits;
+    const OpSpec& last = ops_.back();
+    const bool has_act = last.kind != OpKind::Dropout;
+    fused_ = has_act && !from_logits &&
+             ((last.act == Act::Softmax && (loss == Loss::CCE || loss == Loss::SparseCCE)) ||
+              (last.act == Act::Sigmoid && loss == Loss::BCE));
+    metrics_ = metrics;
+    opt_.cfg = opt;
+    opt_.reset(params_.size());
+    compiled_ = true;
+}
+
+template <class T>
+void Network<T>::check_trainable() const {
+    if (!compiled_) throw std::invalid_argument("the model must be compiled before training: call compile()");
+    for (std::size_t i = 0; i < ops_.size(); ++i)
+        if (ops_[i].kind != OpKind::Dropout && ops_[i].act == Act::Step)
+            fail("activation of layer " + std::to_string(i),
+                 "a differentiable activation for gradient training ('step' has no gradient; use "
+                 "fastnn.Perceptron for the perceptron rule)",
+                 "'step'");
+}
+
+template <class T>
+std::vector<std::vector<T>> Network<T>::get_weights(int i) const {
+    if (i < 0 || i >= int(ops_.size())) fail("layer index", "0.." + std::to_string(ops_.size() - 1), std::to_string(i));
+    std::shared_lock lock(mtx_);
+    const OpSpec& op = ops_[i];
+    std::vector<std::vector<T>> out;
+    if (op.kind != OpKind::Dense) return out;
+    out.emplace_back(params_.begin() + op.w_off, params_.begin() + op.w_off + op.n_in * op.n_out);
+    if (op.use_bias) out.emplace_back(params_.begin() + op.b_off, params_.begin() + op.b_off + op.n_out);
+    return out;
+}
+
+template <class T>
+void Network<T>::set_weights(int i, const std::vector<const T*>& tensors, const std::vector<std::size_t>& sizes) {
+    if (i < 0 || i >= int(ops_.size())) fail("layer index", "0.." + std::to_string(ops_.size() - 1), std::to_string(i));
+    const OpSpec& op = ops_[i];
+    const std::size_t want = op.kind != OpKind::Dense ? 0 : op.use_bias ? 2 : 1;
+    if (tensors.size() != want) fail("weights", std::to_string(want) + " arrays", std::to_string(tensors.size()));
+    if (want == 0) return;
+    if (sizes[0] != std::size_t(op.n_in * op.n_out))
+        fail("kernel", std::to_string(op.n_in * op.n_out) + " values", std::to_string(sizes[0]));
+    if (want == 2 && sizes[1] != std::size_t(op.n_out))
+        fail("bias", std::to_string(op.n_out) + " values", std::to_string(sizes[1]));
+    std::unique_lock lock(mtx_);
+    std::copy(tensors[0], tensors[0] + sizes[0], params_.begin() + op.w_off);
+    if (want == 2) std::copy(tensors[1], tensors[1] + sizes[1], params_.begin() + op.b_off);
+}
+
+template <class T>
+void Network<T>::ensure(Workspace<T>& ws, idx cap, bool training, int first, int last) const {
+    const std::size_t L = ops_.size();
+    if (ws.cap >= cap && ws.Z.size() == L) return;
+    ws.cap = cap;
+    ws.zbuf.assign(L, {});
+    ws.abuf.assign(L, {});
+    ws.mask.assign(L, {});
+    ws.in.assign(L, nullptr);
+    ws.Z.assign(L, nullptr);
+    ws.A.assign(L, nullptr);
+    idx width = n_in();
+    for (int i = first; i <= last; ++i) {
+        const OpSpec& op = ops_[i];
+        const std::size_t sz = std::size_t(cap * op.n_out);
+        width = std::max(width, op.n_out);
+        if (op.kind == OpKind::Dense) {
+            ws.zbuf[i].resize(sz);
+            ws.Z[i] = ws.zbuf[i].data();
+            if (op.act == Act::Linear) {
+                ws.A[i] = ws.Z[i];
+            } else {
+                ws.abuf[i].resize(sz);
+                ws.A[i] = ws.abuf[i].data();
+            }
+        } else if (op.kind == OpKind::Activation) {
+            ws.abuf[i].resize(sz);
+            ws.A[i] = ws.abuf[i].data();
+        } else if (training) {  // Dropout: identity at inference
+            ws.abuf[i].resize(sz);
+            ws.mask[i].resize(sz);
+            ws.A[i] = ws.abuf[i].data();
+        }
+    }
+    if (training) {
+        ws.d0.resize(std::size_t(cap * width));
+        ws.d1.resize(std::size_t(cap * width));
+        ws.xb.resize(std::size_t(cap * n_in()));
+        ws.yb.resize(std::size_t(cap * std::max<idx>(target_cols(), 1)));
+        ws.wb.resize(std::size_t(cap));
+    }
+}
+
+template <class T>
+void Network<T>::forward(Workspace<T>& ws, const T* x, idx m, bool training, int first, int last) const {
+    const T* in = x;
+    for (int i = first; i <= last; ++i) {
+        const OpSpec& op = ops_[i];
+        ws.in[i] = in;
+        switch (op.kind) {
+            case OpKind::Dense:
+                dense_forward(ws.Z[i], ws.A[i], in, params_.data() + op.w_off,
+                              op.use_bias ? params_.data() + op.b_off : nullptr, op.act, m, op.n_in, op.n_out);
+                break;
+            case OpKind::Activation:
+                ws.Z[i] = const_cast<T*>(in);
+                act_forward(op.act, ws.A[i], in, m, op.n_out);
+                break;
+            case OpKind::Dropout:
+                if (training && op.rate > 0) {
+                    // Inverted dropout: keep with probability 1 - rate, scale kept values by 1 / (1 - rate).
+                    const T scale = T(1.0 / (1.0 - op.rate));
+                    T* mk = ws.mask[i].data();
+                    T* a = ws.A[i];
+                    Rng& rng = dropout_rng_;
+                    for (idx j = 0; j < m * op.n_out; ++j) {
+                        mk[j] = rng.uniform() >= op.rate ? scale : T(0);
+                        a[j] = in[j] * mk[j];
+                    }
+                } else if (training) {
+                    std::fill(ws.mask[i].begin(), ws.mask[i].begin() + m * op.n_out, T(1));
+                    std::copy(in, in + m * op.n_out, ws.A[i]);
+                } else {
+                    ws.A[i] = const_cast<T*>(in);
+                }
+                break;
+        }
+        in = ws.A[i];
+    }
+}
+
+template <class T>
+double Network<T>::loss_and_grad(Workspace<T>& ws, const T* y, const T* w, idx m, bool want_grad) const {
+    const int last = int(ops_.size()) - 1;
+    const T* p = fused_ ? ws.Z[last] : ws.A[last];
+    return loss_rows(loss_, fused_ || from_logits_, y, p, w, want_grad ? ws.d0.data() : nullptr, m, n_out(),
+                     T(1) / T(m));
+}
+
+template <class T>
+void Network<T>::backward(Workspace<T>& ws, idx m) {
+    // ws.d0 holds dL/dA[last] (or dL/dZ[last] when fused).
+    T* g = ws.d0.data();
+    T* spare = ws.d1.data();
+    const int last = int(ops_.size()) - 1;
+    for (int i = last; i >= 0; --i) {
+        const OpSpec& op = ops_[i];
+        const bool skip_act = (i == last && fused_) || op.act == Act::Linear;
+        switch (op.kind) {
+            case OpKind::Dense: {
+                if (!skip_act) act_backward(op.act, g, ws.Z[i], ws.A[i], g, m, op.n_out);  // g becomes dz
+                dense_backward(i > 0 ? spare : nullptr, grads_.data() + op.w_off,
+                               op.use_bias ? grads_.data() + op.b_off : nullptr, g, ws.in[i],
+                               params_.data() + op.w_off, m, op.n_in, op.n_out);
+                std::swap(g, spare);
+                break;
+            }
+            case OpKind::Activation:
+                if (!skip_act) act_backward(op.act, g, ws.Z[i], ws.A[i], g, m, op.n_out);
+                break;
+            case OpKind::Dropout: {
+                const T* mk = ws.mask[i].data();
+                for (idx j = 0; j < m * op.n_out; ++j) g[j] *= mk[j];
+                break;
+            }
+        }
+    }
+}
+
+template <class T>
+double Network<T>::regularization(bool add_grad) {
+    double total = 0;
+    for (const OpSpec& op : ops_) {
+        if (op.kind != OpKind::Dense) continue;
+        auto reg = [&](std::size_t off, std::size_t n, double l1, double l2) {
+            if (l1 == 0 && l2 == 0) return;
+            const T* w = params_.data() + off;
+            T* dw = grads_.data() + off;
+            double s1 = 0, s2 = 0;
+            for (std::size_t j = 0; j < n; ++j) {
+                s1 += std::fabs(double(w[j]));
+                s2 += double(w[j]) * w[j];
+                if (add_grad) dw[j] += T(2 * l2) * w[j] + T(l1) * T((w[j] > T(0)) - (w[j] < T(0)));
+            }
+            total += l1 * s1 + l2 * s2;
+        };
+        reg(op.w_off, std::size_t(op.n_in * op.n_out), op.k_l1, op.k_l2);
+        if (op.use_bias) reg(op.b_off, std::size_t(op.n_out), op.b_l1, op.b_l2);
+    }
+    return total;
+}
+
+template <class T>
+void Network<T>::accumulate_metrics(const Workspace<T>& ws, const T* y, const T* w, idx m, double* sums,
+                                    double* wsums) const {
+    const T* p = ws.A[ops_.size() - 1];
+    for (std::size_t k = 0; k < metrics_.size(); ++k) metric_rows(metrics_[k], y, p, w, m, n_out(), &sums[k], &wsums[k]);
+}
+
+template <class T>
+double Network<T>::forward_backward(const T* x, const T* y, const T* w, idx m) {
+    check_trainable();
+    TrainingGuard guard(training_);
+    std::unique_lock lock(mtx_);
+    ensure(train_ws_, m, true, 0, int(ops_.size()) - 1);
+    forward(train_ws_, x, m, true, 0, int(ops_.size()) - 1);
+    const double data_loss = loss_and_grad(train_ws_, y, w, m, true) / double(m);
+    backward(train_ws_, m);
+    return data_loss + regularization(true);
+}
+
+// One optimizer step on rows [x, y, w] of m samples; returns the batch loss (with regularization).
+template <class T>
+double Network<T>::step(Workspace<T>& ws, const T* x, const T* y, const T* w, idx m, bool stop_on_nonfinite,
+                        bool* nonfinite) {
+    const int last = int(ops_.size()) - 1;
+    std::unique_lock lock(mtx_);
+    forward(ws, x, m, true, 0, last);
+    const double loss = loss_and_grad(ws, y, w, m, true) / double(m) + regularization(false);
+    *nonfinite = !std::isfinite(loss);
+    if (*nonfinite && stop_on_nonfinite) return loss;  // keep the weights of the last finite step
+    backward(ws, m);
+    regularization(true);
+    opt_.step(params_.data(), grads_.data(), params_.size(), spans_);
+    return loss;
+}
+
+template <class T>
+std::vector<double> Network<T>::train_on_batch(const T* x, const T* y, const T* w, idx m) {
+    check_trainable();
+    TrainingGuard guard(training_);
+    ensure(train_ws_, m, true, 0, int(ops_.size()) - 1);
+    bool nonfinite = false;
+    const double loss = step(train_ws_, x, y, w, m, false, &nonfinite);
+    std::vector<double> sums(metrics_.size(), 0.0), wsums(metrics_.size(), 0.0);
+    accumulate_metrics(train_ws_, y, w, m, sums.data(), wsums.data());
+    std::vector<double> out{loss};
+    for (std::size_t k = 0; k < metrics_.size(); ++k) out.push_back(wsums[k] > 0 ? sums[k] / wsums[k] : 0.0);
+    return out;
+}
+
+template <class T>
+void Network<T>::begin_epoch(idx n, bool shuffle) {
+    check_trainable();
+    shuffle_ = shuffle;
+    perm_.resize(std::size_t(n));
+    for (idx i = 0; i < n; ++i) perm_[i] = i;
+    if (shuffle)  // Fisher-Yates
+        for (idx i = n - 1; i > 0; --i) std::swap(perm_[i], perm_[shuffle_rng_.below(std::uint64_t(i + 1))]);
+    ep_loss_ = ep_count_ = 0;
+    ep_msum_.assign(metrics_.size(), 0.0);
+    ep_mw_.assign(metrics_.size(), 0.0);
+}
+
+template <class T>
+Status Network<T>::train_batches(const T* X, const T* Y, const T* W, idx n, idx batch, idx b0, idx b1,
+                                 const std::function<bool()>& interrupted, bool stop_on_nonfinite,
+                                 idx* batches_done) {
+    check_trainable();
+    if (idx(perm_.size()) != n) fail("number of samples", std::to_string(perm_.size()) + " (begin_epoch)", std::to_string(n));
+    if (batch < 1) fail("batch_size", "an integer >= 1", std::to_string(batch));
+    TrainingGuard guard(training_);
+    const idx nb = (n + batch - 1) / batch;
+    b1 = std::min(b1, nb);
+    const idx cap = std::min(batch, n);
+    ensure(train_ws_, cap, true, 0, int(ops_.size()) - 1);
+    Workspace<T>& ws = train_ws_;
+    const idx nx = n_in(), ny = target_cols();
+    *batches_done = 0;
+    for (idx b = b0; b < b1; ++b) {
+        const idx start = b * batch, m = std::min(batch, n - start);
+        const T *xb = X + start * nx, *yb = Y + start * ny, *wb = W ? W + start : nullptr;
+        if (shuffle_) {  // gather the batch's rows (the data itself is never copied whole)
+            for (idx r = 0; r < m; ++r) {
+                const idx s = perm_[start + r];
+                std::copy(X + s * nx, X + (s + 1) * nx, ws.xb.data() + r * nx);
+                std::copy(Y + s * ny, Y + (s + 1) * ny, ws.yb.data() + r * ny);
+                if (W) ws.wb[r] = W[s];
+            }
+            xb = ws.xb.data();
+            yb = ws.yb.data();
+            wb = W ? ws.wb.data() : nullptr;
+        }
+        bool nonfinite = false;
+        const double loss = step(ws, xb, yb, wb, m, stop_on_nonfinite, &nonfinite);
+        if (nonfinite && stop_on_nonfinite) {
+            ep_loss_ += loss * double(m);
+            ep_count_ += double(m);
+            return Status::NonFinite;
+        }
+        ep_loss_ += loss * double(m);  // Keras's loss tracker: batch means weighted by batch size
+        ep_count_ += double(m);
+        accumulate_metrics(ws, yb, wb, m, ep_msum_.data(), ep_mw_.data());
+        ++*batches_done;
+        if (interrupted && interrupted()) return Status::Interrupted;
+    }
+    return Status::Done;
+}
+
+template <class T>
+std::vector<double> Network<T>::epoch_logs() const {
+    std::vector<double> out{ep_count_ > 0 ? ep_loss_ / ep_count_ : std::nan("")};
+    for (std::size_t k = 0; k < metrics_.size(); ++k) out.push_back(ep_mw_[k] > 0 ? ep_msum_[k] / ep_mw_[k] : 0.0);
+    return out;
+}
+
+template <class T>
+void Network<T>::predict(T* out, const T* x, idx n, idx batch, int first, int last) const {
+    if (ops_.empty()) throw std::invalid_argument("the model has no layers");
+    if (first < 0 || last >= int(ops_.size()) || first > last)
+        fail("layer range", "0 <= first <= last < " + std::to_string(ops_.size()),
+             std::to_string(first) + ".." + std::to_string(last));
+    if (batch < 1) fail("batch_size", "an integer >= 1", std::to_string(batch));
+    if (n == 0) return;
+    Workspace<T> ws;
+    const idx cap = std::min(batch, n);
+    ensure(ws, cap, false, first, last);
+    const idx nx = ops_[first].n_in, no = ops_[last].n_out;
+    std::shared_lock lock(mtx_);
+    for (idx start = 0; start < n; start += batch) {
+        const idx m = std::min(batch, n - start);
+        forward(ws, x + start * nx, m, false, first, last);
+        std::copy(ws.A[last], ws.A[last] + m * no, out + start * no);
+    }
+}
+
+template <class T>
+std::vector<double> Network<T>::evaluate(const T* X, const T* Y, const T* W, idx n, idx batch) const {
+    if (!compiled_) throw std::invalid_argument("the model must be compiled before evaluate(): call compile()");
+    if (batch < 1) fail("batch_size", "an integer >= 1", std::to_string(batch));
+    const int last = int(ops_.size()) - 1;
+    Workspace<T> ws;
+    const idx cap = std::max<idx>(1, std::min(batch, n));
+    ensure(ws, cap, false, 0, last);
+    const idx nx = n_in(), ny = target_cols();
+    std::vector<double> sums(metrics_.size(), 0.0), wsums(metrics_.size(), 0.0);
+    double total = 0;
+    std::shared_lock lock(mtx_);
+    for (idx start = 0; start < n; start += batch) {
+        const idx m = std::min(batch, n - start);
+        const T* y = Y + start * ny;
+        const T* w = W ? W + start : nullptr;
+        forward(ws, X + start * nx, m, false, 0, last);
+        total += loss_and_grad(ws, y, w, m, false);
+        accumulate_metrics(ws, y, w, m, sums.data(), wsums.data());
+    }
+    double reg = const_cast<Network*>(this)->regularization(false);
+    std::vector<double> out{n > 0 ? total / double(n) + reg : std::nan("")};
+    for (std::size_t k = 0; k < metrics_.size(); ++k) out.push_back(wsums[k] > 0 ? sums[k] / wsums[k] : 0.0);
+    return out;
+}
+
+template <class T>
+void Network<T>::set_learning_rate(double lr) {
+    if (!std::isfinite(lr) || lr < 0) fail("learning_rate", "a finite number >= 0", std::to_string(lr));
+    std::unique_lock lock(mtx_);
+    opt_.cfg.learning_rate = lr;
+}
+
+template <class T>
+std::vector<std::int64_t> perceptron_fit(T* w, const T* X, const T* y, idx n, idx d, double eta, int epochs,
+                                         const std::function<bool()>& interrupted) {
+    if (!(std::isfinite(eta) && eta > 0)) fail("eta", "a finite number > 0", std::to_string(eta));
+    if (epochs < 0) fail("epochs", "an integer >= 0", std::to_string(epochs));
+    std::vector<std::int64_t> errors;
+    for (int e = 0; e < epochs; ++e) {
+        std::int64_t err = 0;
+        for (idx i = 0; i < n; ++i) {
+            const T* xi = X + i * d;
+            T net = w[0];
+            for (idx j = 0; j < d; ++j) net += w[j + 1] * xi[j];
+            const T out = net >= T(0) ? T(1) : T(-1);  // the step unit, on {-1, +1}
+            const T update = T(eta) * (y[i] - out);
+            w[0] += update;
+            for (idx j = 0; j < d; ++j) w[j + 1] += update * xi[j];
+            err += update != T(0);
+        }
+        errors.push_back(err);
+        if (interrupted && interrupted()) break;
+    }
+    return errors;
+}
+
+template class Network<float>;
+template class Network<double>;
+template std::vector<std::int64_t> perceptron_fit<float>(float*, const float*, const float*, idx, idx, double, int,
+                                                         const std::function<bool()>&);
+template std::vector<std::int64_t> perceptron_fit<double>(double*, const double*, const double*, idx, idx, double,
+                                                          int, const std::function<bool()>&);
+
+}  // namespace fastnn

@@ -1,0 +1,141 @@
+// fastnn engine: Network<T>, a stack of ops (Dense, Activation, Dropout) and its training loop.
+//
+// Parameters live in one flat buffer (params_), gradients and optimizer slots share its layout, so an
+// optimizer step is one loop over all parameters. A Dense op owns kernel (n_in, n_out) at w_off and bias
+// (n_out,) at b_off, exactly Keras's get_weights() layout.
+//
+// Training runs whole epochs (or chunks of batches) per call: shuffle, gather, forward, loss, backward,
+// update and running metrics, with every buffer allocated before the step loop. The caller supplies an
+// interrupt check polled after every batch; training then stops with the weights of the last completed step.
+//
+// Concurrency: predict/evaluate may run from several threads at once (each call has its own workspace and
+// holds a shared lock); a training step holds the exclusive lock, so readers see the weights between two
+// complete steps. A second concurrent training call on the same network is refused.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <shared_mutex>
+#include <vector>
+
+#include "common.hpp"
+#include "optimizers.hpp"
+#include "random.hpp"
+
+namespace fastnn {
+
+struct OpSpec {
+    OpKind kind = OpKind::Dense;
+    idx n_in = 0, n_out = 0;
+    Act act = Act::Linear;
+    bool use_bias = true;
+    double rate = 0.0;  // Dropout
+    double k_l1 = 0, k_l2 = 0, b_l1 = 0, b_l2 = 0;
+    std::size_t w_off = 0, b_off = 0;
+};
+
+// Per-call buffers sized for `cap` rows.
+template <class T>
+struct Workspace {
+    idx cap = 0;
+    std::vector<std::vector<T>> zbuf, abuf, mask;
+    std::vector<const T*> in;  // input of each op during the last forward
+    std::vector<T*> Z, A;      // pre-activation and output of each op
+    std::vector<T> d0, d1;     // backward ping-pong buffers
+    std::vector<T> xb, yb, wb; // gathered batch
+};
+
+enum class Status { Done = 0, Interrupted = 1, NonFinite = 2 };
+
+template <class T>
+class Network {
+public:
+    explicit Network(std::uint64_t seed);
+
+    void add_dense(idx n_in, idx n_out, Act act, bool use_bias, const InitSpec& kinit, const InitSpec& binit,
+                   double k_l1, double k_l2, double b_l1, double b_l2);
+    void add_activation(idx n, Act act);
+    void add_dropout(idx n, double rate);
+    void compile(Loss loss, bool from_logits, const OptConfig& opt, const std::vector<Metric>& metrics);
+
+    const std::vector<OpSpec>& ops() const { return ops_; }
+    idx n_in() const { return ops_.empty() ? 0 : ops_.front().n_in; }
+    idx n_out() const { return ops_.empty() ? 0 : ops_.back().n_out; }
+    idx target_cols() const;  // columns of y expected by the loss
+    bool compiled() const { return compiled_; }
+    std::size_t n_params() const { return params_.size(); }
+
+    // Weights of op i: kernel then bias (copies); set_weights checks sizes.
+    std::vector<std::vector<T>> get_weights(int i) const;
+    void set_weights(int i, const std::vector<const T*>& tensors, const std::vector<std::size_t>& sizes);
+
+    // Inference through ops [first, last] (dropout inactive). out: (n, ops[last].n_out).
+    void predict(T* out, const T* x, idx n, idx batch, int first, int last) const;
+
+    // One gradient computation without update: returns the loss (with regularization), fills grads_.
+    double forward_backward(const T* x, const T* y, const T* w, idx m);
+    const std::vector<T>& grads() const { return grads_; }
+
+    // One step on one batch; returns [loss, metrics...].
+    std::vector<double> train_on_batch(const T* x, const T* y, const T* w, idx m);
+
+    // An epoch is begin_epoch, then train_batches over [b0, b1) in one or several calls, then epoch_logs.
+    void begin_epoch(idx n, bool shuffle);
+    Status train_batches(const T* X, const T* Y, const T* W, idx n, idx batch, idx b0, idx b1,
+                         const std::function<bool()>& interrupted, bool stop_on_nonfinite, idx* batches_done);
+    std::vector<double> epoch_logs() const;
+
+    std::vector<double> evaluate(const T* X, const T* Y, const T* W, idx n, idx batch) const;
+
+    void set_learning_rate(double lr);
+    double learning_rate() const { return opt_.cfg.learning_rate; }
+    Optimizer<T>& optimizer() { return opt_; }
+    const std::vector<Span>& spans() const { return spans_; }
+    std::vector<T>& params() { return params_; }
+    std::shared_mutex& mutex() const { return mtx_; }
+
+private:
+    void check_trainable() const;
+    void ensure(Workspace<T>& ws, idx cap, bool training, int first, int last) const;
+    void forward(Workspace<T>& ws, const T* x, idx m, bool training, int first, int last) const;
+    // Loss (sum over rows of w_i L_i, regularization excluded); writes the gradient of the batch-mean loss
+    // with respect to the last op's output (or its logits when fused) into ws.d0.
+    double loss_and_grad(Workspace<T>& ws, const T* y, const T* w, idx m, bool want_grad) const;
+    void backward(Workspace<T>& ws, idx m);
+    double regularization(bool add_grad);
+    void accumulate_metrics(const Workspace<T>& ws, const T* y, const T* w, idx m, double* sums, double* wsums) const;
+    double step(Workspace<T>& ws, const T* x, const T* y, const T* w, idx m, bool stop_on_nonfinite, bool* nonfinite);
+
+    std::vector<OpSpec> ops_;
+    std::vector<Span> spans_;  // every parameter tensor, in layer order
+    std::vector<T> params_, grads_;
+    Optimizer<T> opt_;
+    Rng init_rng_, shuffle_rng_;
+    mutable Rng dropout_rng_;  // drawn only by training calls, which hold the exclusive lock
+    std::uint64_t seed_;
+
+    bool compiled_ = false;
+    Loss loss_ = Loss::MSE;
+    bool from_logits_ = false;
+    bool fused_ = false;  // softmax + CE or sigmoid + BCE on the last op: loss taken from its logits
+    std::vector<Metric> metrics_;
+
+    Workspace<T> train_ws_;
+    std::vector<idx> perm_;
+    bool shuffle_ = false;
+    double ep_loss_ = 0, ep_count_ = 0;
+    std::vector<double> ep_msum_, ep_mw_;
+
+    mutable std::shared_mutex mtx_;
+    std::atomic<bool> training_{false};
+};
+
+// Rosenblatt's perceptron rule on a step unit (Raschka's textbook class): targets in {-1, +1},
+// w = [bias, weights...]; per sample: update = eta * (target - predict(x)); w[1:] += update x; w[0] += update.
+// Returns the number of misclassified samples (non-zero updates) of each epoch.
+template <class T>
+std::vector<std::int64_t> perceptron_fit(T* w, const T* X, const T* y, idx n, idx d, double eta, int epochs,
+                                         const std::function<bool()>& interrupted);
+
+}  // namespace fastnn

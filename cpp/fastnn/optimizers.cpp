@@ -1,0 +1,240 @@
+// fastnn engine: optimizer updates. Each case quotes the Keras 3 update it implements.
+#include "optimizers.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "common.hpp"
+
+namespace fastnn {
+
+OptConfig opt_defaults(const std::string& name) {
+    OptConfig c;
+    if (name == "sgd") {
+        c.kind = OptKind::SGD;
+        c.learning_rate = 0.01;
+    } else if (name == "rmsprop") {
+        c.kind = OptKind::RMSprop;
+    } else if (name == "adagrad") {
+        c.kind = OptKind::Adagrad;
+    } else if (name == "adadelta") {
+        c.kind = OptKind::Adadelta;
+        c.rho = 0.95;
+    } else if (name == "adam") {
+        c.kind = OptKind::Adam;
+    } else if (name == "adamw") {
+        c.kind = OptKind::AdamW;
+        c.weight_decay = 0.004;
+    } else if (name == "adamax") {
+        c.kind = OptKind::Adamax;
+    } else if (name == "nadam") {
+        c.kind = OptKind::Nadam;
+    } else {
+        fail("optimizer", "one of sgd, rmsprop, adagrad, adadelta, adam, adamw, adamax, nadam", "'" + name + "'");
+    }
+    return c;
+}
+
+void opt_validate(const OptConfig& c) {
+    auto finite_nonneg = [](const char* what, double v) {
+        if (!std::isfinite(v) || v < 0) fail(what, "a finite number >= 0", std::to_string(v));
+    };
+    auto unit = [](const char* what, double v) {
+        if (!(v >= 0 && v < 1)) fail(what, "a number in [0, 1)", std::to_string(v));
+    };
+    finite_nonneg("learning_rate", c.learning_rate);
+    finite_nonneg("momentum", c.momentum);
+    finite_nonneg("epsilon", c.epsilon);
+    finite_nonneg("initial_accumulator_value", c.initial_accumulator_value);
+    finite_nonneg("weight_decay", c.weight_decay);
+    finite_nonneg("clipnorm", c.clipnorm);
+    finite_nonneg("clipvalue", c.clipvalue);
+    finite_nonneg("global_clipnorm", c.global_clipnorm);
+    if (c.momentum >= 1) fail("momentum", "a number in [0, 1)", std::to_string(c.momentum));
+    unit("rho", c.rho);
+    unit("beta_1", c.beta_1);
+    unit("beta_2", c.beta_2);
+}
+
+template <class T>
+void Optimizer<T>::reset(std::size_t n) {
+    iterations = 0;
+    u_product = 1.0;
+    const T acc0 = cfg.kind == OptKind::Adagrad ? T(cfg.initial_accumulator_value) : T(0);
+    s1.assign(n, acc0);
+    s2.assign(n, T(0));
+    s3.assign(n, T(0));
+}
+
+template <class T>
+std::vector<std::string> Optimizer<T>::slot_names() const {
+    switch (cfg.kind) {
+        case OptKind::SGD: return {"momentum"};
+        case OptKind::RMSprop: return {"velocity", "momentum", "average_gradient"};
+        case OptKind::Adagrad: return {"accumulator"};
+        case OptKind::Adadelta: return {"accumulated_grad", "accumulated_delta_var"};
+        case OptKind::Adam:
+        case OptKind::AdamW: return {"momentum", "velocity", "velocity_hat"};
+        case OptKind::Adamax: return {"m", "u"};
+        case OptKind::Nadam: return {"momentum", "velocity"};
+    }
+    return {};
+}
+
+template <class T>
+static double sq_norm(const T* g, std::size_t n) {
+    double s = 0;
+    for (std::size_t i = 0; i < n; ++i) s += double(g[i]) * g[i];
+    return s;
+}
+
+template <class T>
+void Optimizer<T>::step(T* w, T* g, std::size_t n, const std::vector<Span>& tensors) {
+    const OptConfig& c = cfg;
+    if (c.clipvalue > 0) {
+        const T cv = T(c.clipvalue);
+        for (std::size_t i = 0; i < n; ++i) g[i] = std::min(cv, std::max(-cv, g[i]));
+    }
+    if (c.clipnorm > 0)
+        for (const Span& s : tensors) {
+            const double norm = std::sqrt(sq_norm(g + s.offset, s.size));
+            if (norm > c.clipnorm) {
+                const T f = T(c.clipnorm / norm);
+                for (std::size_t i = 0; i < s.size; ++i) g[s.offset + i] *= f;
+            }
+        }
+    if (c.global_clipnorm > 0) {
+        const double norm = std::sqrt(sq_norm(g, n));
+        if (norm > c.global_clipnorm) {
+            const T f = T(c.global_clipnorm / norm);
+            for (std::size_t i = 0; i < n; ++i) g[i] *= f;
+        }
+    }
+    const double lr_d = c.learning_rate;
+    const T lr = T(lr_d);
+    if (c.weight_decay > 0) {  // variable.assign(variable - variable * wd * lr)
+        const T f = T(c.weight_decay) * lr;
+        for (std::size_t i = 0; i < n; ++i) w[i] -= w[i] * f;
+    }
+    ++iterations;
+    const double t = double(iterations);
+    const T eps = T(c.epsilon);
+    T* m = s1.data();
+    T* v = s2.data();
+    T* x = s3.data();
+    switch (c.kind) {
+        case OptKind::SGD: {
+            const T mu = T(c.momentum);
+            if (c.momentum == 0) {
+                for (std::size_t i = 0; i < n; ++i) w[i] -= lr * g[i];
+            } else if (c.nesterov) {  // m = mu m - lr g; w += mu m - lr g
+                for (std::size_t i = 0; i < n; ++i) {
+                    m[i] = mu * m[i] - lr * g[i];
+                    w[i] += mu * m[i] - lr * g[i];
+                }
+            } else {  // m = mu m - lr g; w += m
+                for (std::size_t i = 0; i < n; ++i) {
+                    m[i] = mu * m[i] - lr * g[i];
+                    w[i] += m[i];
+                }
+            }
+            break;
+        }
+        case OptKind::RMSprop: {
+            // velocity = rho v + (1 - rho) g^2; denominator = v (- avg_grad^2 when centered) + eps;
+            // increment = lr g / sqrt(denominator); with momentum: mom = momentum mom + increment, w -= mom
+            const T rho = T(c.rho), mu = T(c.momentum);
+            T* vel = m;
+            T* mom = v;
+            T* avg = x;
+            for (std::size_t i = 0; i < n; ++i) {
+                vel[i] = rho * vel[i] + (T(1) - rho) * g[i] * g[i];
+                T denom = vel[i] + eps;
+                if (c.centered) {
+                    avg[i] = rho * avg[i] + (T(1) - rho) * g[i];
+                    denom = vel[i] - avg[i] * avg[i] + eps;
+                }
+                const T inc = lr * g[i] / std::sqrt(denom);
+                if (c.momentum > 0) {
+                    mom[i] = mu * mom[i] + inc;
+                    w[i] -= mom[i];
+                } else {
+                    w[i] -= inc;
+                }
+            }
+            break;
+        }
+        case OptKind::Adagrad:  // acc += g^2; w -= lr g / sqrt(acc + eps)
+            for (std::size_t i = 0; i < n; ++i) {
+                m[i] += g[i] * g[i];
+                w[i] -= lr * g[i] / std::sqrt(m[i] + eps);
+            }
+            break;
+        case OptKind::Adadelta: {
+            // Eg = rho Eg + (1 - rho) g^2; d = -sqrt(Ed + eps) / sqrt(Eg + eps) g;
+            // Ed = rho Ed + (1 - rho) d^2; w += lr d
+            const T rho = T(c.rho);
+            for (std::size_t i = 0; i < n; ++i) {
+                m[i] = rho * m[i] + (T(1) - rho) * g[i] * g[i];
+                const T d = -std::sqrt(v[i] + eps) / std::sqrt(m[i] + eps) * g[i];
+                v[i] = rho * v[i] + (T(1) - rho) * d * d;
+                w[i] += lr * d;
+            }
+            break;
+        }
+        case OptKind::Adam:
+        case OptKind::AdamW: {
+            // alpha = lr sqrt(1 - b2^t) / (1 - b1^t); m += (g - m)(1 - b1); v += (g^2 - v)(1 - b2);
+            // amsgrad: v_hat = max(v_hat, v); w -= alpha m / (sqrt(v) + eps)
+            const T b1 = T(c.beta_1), b2 = T(c.beta_2);
+            const T alpha = T(lr_d * std::sqrt(1 - std::pow(c.beta_2, t)) / (1 - std::pow(c.beta_1, t)));
+            for (std::size_t i = 0; i < n; ++i) {
+                m[i] += (g[i] - m[i]) * (T(1) - b1);
+                v[i] += (g[i] * g[i] - v[i]) * (T(1) - b2);
+                T vv = v[i];
+                if (c.amsgrad) {
+                    x[i] = std::max(x[i], v[i]);
+                    vv = x[i];
+                }
+                w[i] -= alpha * m[i] / (std::sqrt(vv) + eps);
+            }
+            break;
+        }
+        case OptKind::Adamax: {
+            // m += (g - m)(1 - b1); u = max(b2 u, |g|); w -= lr m / ((1 - b1^t)(u + eps))
+            const T b1 = T(c.beta_1), b2 = T(c.beta_2);
+            const T bc = T(1 - std::pow(c.beta_1, t));
+            for (std::size_t i = 0; i < n; ++i) {
+                m[i] += (g[i] - m[i]) * (T(1) - b1);
+                v[i] = std::max(b2 * v[i], std::fabs(g[i]));
+                w[i] -= lr * m[i] / (bc * (v[i] + eps));
+            }
+            break;
+        }
+        case OptKind::Nadam: {
+            // u_t = b1 (1 - 0.5 * 0.96^(0.004 t)); u_t1 likewise at t + 1; u_prod_t = u_prod * u_t;
+            // m_hat = u_t1 m / (1 - u_prod_t u_t1) + (1 - u_t) g / (1 - u_prod_t); v_hat = v / (1 - b2^t)
+            const double u_t = c.beta_1 * (1.0 - 0.5 * std::pow(0.96, 0.004 * t));
+            const double u_t1 = c.beta_1 * (1.0 - 0.5 * std::pow(0.96, 0.004 * (t + 1)));
+            const double u_prod_t = u_product * u_t;
+            const double u_prod_t1 = u_prod_t * u_t1;
+            u_product = u_prod_t;
+            const T b1 = T(c.beta_1), b2 = T(c.beta_2);
+            const T cm = T(u_t1 / (1 - u_prod_t1)), cg = T((1 - u_t) / (1 - u_prod_t));
+            const T cv = T(1.0 / (1 - std::pow(c.beta_2, t)));
+            for (std::size_t i = 0; i < n; ++i) {
+                m[i] += (g[i] - m[i]) * (T(1) - b1);
+                v[i] += (g[i] * g[i] - v[i]) * (T(1) - b2);
+                const T m_hat = cm * m[i] + cg * g[i];
+                const T v_hat = v[i] * cv;
+                w[i] -= lr * m_hat / (std::sqrt(v_hat) + eps);
+            }
+            break;
+        }
+    }
+}
+
+template class Optimizer<float>;
+template class Optimizer<double>;
+
+}  // namespace fastnn

@@ -1,0 +1,61 @@
+// fastnn engine: optimizers, one loop over the flat parameter buffer (Keras 3 update formulas and defaults).
+//
+// Order of one step (Keras 3 BaseOptimizer.apply): clip gradients (clipvalue elementwise, clipnorm per
+// tensor, global_clipnorm over all), decoupled weight decay w -= w * weight_decay * lr, then the update.
+// Sources: keras/src/optimizers/{sgd,rmsprop,adagrad,adadelta,adam,adamw,adamax,nadam}.py;
+// Adam: Kingma & Ba 2015; Nadam: Dozat 2016 with Keras's momentum schedule 0.96^(0.004 t).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace fastnn {
+
+enum class OptKind { SGD, RMSprop, Adagrad, Adadelta, Adam, AdamW, Adamax, Nadam };
+
+struct OptConfig {
+    OptKind kind = OptKind::RMSprop;
+    double learning_rate = 0.001;
+    double momentum = 0.0;
+    bool nesterov = false;
+    double rho = 0.9;
+    bool centered = false;
+    double epsilon = 1e-7;
+    double initial_accumulator_value = 0.1;
+    double beta_1 = 0.9;
+    double beta_2 = 0.999;
+    bool amsgrad = false;
+    double weight_decay = 0.0;
+    double clipnorm = 0.0;  // 0 = off
+    double clipvalue = 0.0;
+    double global_clipnorm = 0.0;
+};
+
+// Keras 3 defaults for `name`; throws invalid_argument for an unknown name.
+OptConfig opt_defaults(const std::string& name);
+// Checks ranges (learning rate finite and >= 0, betas in [0, 1), ...); throws invalid_argument naming the field.
+void opt_validate(const OptConfig& cfg);
+
+// A parameter tensor inside the flat buffer: [offset, offset + size).
+struct Span {
+    std::size_t offset, size;
+};
+
+template <class T>
+class Optimizer {
+public:
+    OptConfig cfg;
+    std::int64_t iterations = 0;
+    double u_product = 1.0;         // Nadam's running product of momentum-schedule terms
+    std::vector<T> s1, s2, s3;      // slots, laid out as the parameters (see slot_names)
+
+    void reset(std::size_t n_params);
+    // One update of w (n values) from g (clipped in place).
+    void step(T* w, T* g, std::size_t n, const std::vector<Span>& tensors);
+    // The names of the slots this optimizer uses, in the order s1, s2, s3.
+    std::vector<std::string> slot_names() const;
+};
+
+}  // namespace fastnn
