@@ -40,6 +40,17 @@ void check_2d(const Arr<T>& a, const char* what, py::ssize_t cols) {
         fail(what, std::to_string(cols) + " columns", "an array of shape " + shape_str(a));
 }
 
+// Sample weights of shape (n,) or (n, 1); null when sw is None.
+template <class T>
+const T* sample_weights(const py::object& sw, idx n, Arr<T>& keep) {
+    if (sw.is_none()) return nullptr;
+    keep = Arr<T>::ensure(sw);
+    if (!keep) fail("sample_weight", "a numeric array", std::string(py::str(py::type::of(sw))));
+    const bool ok = (keep.ndim() == 1 && keep.shape(0) == n) || (keep.ndim() == 2 && keep.shape(0) == n && keep.shape(1) == 1);
+    if (!ok) fail("sample_weight", "an array of shape (" + std::to_string(n) + ",) or (" + std::to_string(n) + ", 1)",
+                  "shape " + shape_str(keep));
+    return keep.data();
+}
 // Polls Python's signal handlers; true when one raised (the error stays set for the caller to throw).
 bool python_interrupted() {
     py::gil_scoped_acquire gil;
@@ -118,12 +129,7 @@ std::pair<double, py::object> loss_eval(const std::string& name, Arr<T> y, Arr<T
     if (y.shape(0) != p.shape(0)) fail("y_true", std::to_string(p.shape(0)) + " rows", shape_str(y));
     const idx n = p.shape(0);
     Arr<T> w;
-    const T* wp = nullptr;
-    if (!sw.is_none()) {
-        w = Arr<T>::ensure(sw);
-        if (!w || w.ndim() != 1 || w.shape(0) != n) fail("sample_weight", "a 1-D array of length " + std::to_string(n), "something else");
-        wp = w.data();
-    }
+    const T* wp = sample_weights<T>(sw, n, w);
     if (from_logits && !loss_is_crossentropy(loss))
         fail("from_logits", "False for loss '" + name + "'", "True");
     py::object grad = py::none();
@@ -166,13 +172,7 @@ template <class T>
 struct PyNetwork {
     std::shared_ptr<Network<T>> net;
 
-    const T* weights_ptr(const py::object& sw, idx n, Arr<T>& keep) const {
-        if (sw.is_none()) return nullptr;
-        keep = Arr<T>::ensure(sw);
-        if (!keep || keep.ndim() != 1 || keep.shape(0) != n)
-            fail("sample_weight", "a 1-D array of length " + std::to_string(n), "something else");
-        return keep.data();
-    }
+    const T* weights_ptr(const py::object& sw, idx n, Arr<T>& keep) const { return sample_weights<T>(sw, n, keep); }
     void check_xy(const Arr<T>& x, const Arr<T>& y) const {
         check_2d(x, "x", net->n_in());
         check_2d(y, "y", net->target_cols());
@@ -248,11 +248,23 @@ void bind_network(py::module_& m, const char* cls) {
                  std::vector<Arr<T>> keep;
                  std::vector<const T*> ptrs;
                  std::vector<std::size_t> sizes;
+                 const auto& ops = s.net->ops();
+                 if (i < 0 || i >= int(ops.size())) throw py::index_error("layer index out of range");
+                 std::size_t k = 0;
                  for (auto t : tensors) {
                      keep.push_back(Arr<T>::ensure(t));
                      if (!keep.back()) fail("weights", "numeric arrays", std::string(py::repr(t)));
-                     ptrs.push_back(keep.back().data());
-                     sizes.push_back(std::size_t(keep.back().size()));
+                     const Arr<T>& a = keep.back();
+                     const bool kernel = k++ == 0;
+                     const bool ok = kernel ? a.ndim() == 2 && a.shape(0) == ops[i].n_in && a.shape(1) == ops[i].n_out
+                                            : a.ndim() == 1 && a.shape(0) == ops[i].n_out;
+                     if (!ok)
+                         fail(kernel ? "kernel" : "bias",
+                              kernel ? "shape (" + std::to_string(ops[i].n_in) + ", " + std::to_string(ops[i].n_out) + ")"
+                                     : "shape (" + std::to_string(ops[i].n_out) + ",)",
+                              "shape " + shape_str(a));
+                     ptrs.push_back(a.data());
+                     sizes.push_back(std::size_t(a.size()));
                  }
                  s.net->set_weights(i, ptrs, sizes);
              })

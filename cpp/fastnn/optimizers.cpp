@@ -51,6 +51,8 @@ void opt_validate(const OptConfig& c) {
     finite_nonneg("clipvalue", c.clipvalue);
     finite_nonneg("global_clipnorm", c.global_clipnorm);
     if (c.momentum >= 1) fail("momentum", "a number in [0, 1)", std::to_string(c.momentum));
+    if ((c.clipnorm > 0) + (c.clipvalue > 0) + (c.global_clipnorm > 0) > 1)
+        fail("gradient clipping", "only one of clipnorm, clipvalue and global_clipnorm (as Keras)", "several");
     unit("rho", c.rho);
     unit("beta_1", c.beta_1);
     unit("beta_2", c.beta_2);

@@ -1,0 +1,961 @@
+"""Models: Sequential and the functional Model (Keras 3 API), their training loop, and model files.
+
+A model is a chain of layers (fastnn builds dense stacks: one input, one output). Building it creates an engine
+(fastnn._core network) holding every weight in one flat buffer; `fit` runs whole epochs inside the engine, one
+call per epoch, or per chunk of batches when a progress bar or a batch-level callback needs to hear from it.
+
+Weight sharing: a functional Model made from layers of an already-built model, in order from its input
+(`Model(inputs=model.input, outputs=model.layers[1].output)`), is a view of that model's engine and always sees
+its current weights. A model assembled from built layers in any other way gets its own engine with copies of
+their weights (the layers stay with the model that built them).
+"""
+
+import math
+import time
+import warnings
+
+import numpy as np
+
+from . import _core, callbacks as callbacks_module, config, losses, metrics as metrics_module, optimizers
+from . import random as fastnn_random
+from ._naming import unique_name
+from ._names import unknown_name_error
+from ._validation import as_features, as_sample_weight, as_targets, check_fraction, check_int, to_array
+from .errors import ModelFileError
+from .layers import (ENGINE_LAYERS, LAYER_CLASSES, Activation, Dense, Dropout, Flatten, InputLayer, KerasTensor,
+                     Layer, _check_weight_list)
+from .progress import resolve_verbose
+
+
+class _Engine:
+    """A core network and the model that built it."""
+
+    def __init__(self, dtype, owner):
+        self.dtype = dtype
+        self.owner = owner
+        self.net = _core.Network(dtype, fastnn_random.next_seed())
+
+
+class Model:
+    """A functional model: `Model(inputs=x, outputs=y)` for tensors made with Input and layer calls."""
+
+    _name_prefix = "functional"
+
+    def __init__(self, inputs=None, outputs=None, name=None, dtype=None, trainable=True, **kwargs):
+        if kwargs:
+            raise TypeError(f"{type(self).__name__} got unexpected keyword argument(s): {', '.join(sorted(kwargs))}")
+        if name is not None and (not isinstance(name, str) or not name):
+            raise ValueError(f"name: expected a non-empty string, got {name!r}")
+        self.name = name or unique_name(self._name_prefix)
+        if dtype not in (None, "float32", "float64", np.float32, np.float64):
+            raise ValueError(f"dtype: expected 'float32' or 'float64', got {dtype!r}")
+        self._dtype = None if dtype is None else np.dtype(dtype).name
+        self._chain = []
+        self._input_layer = None
+        self._input_tensor = None
+        self._engine = None
+        self._first = self._last = 0
+        self._op_layers = []
+        self.optimizer = None
+        self.loss = None
+        self.compiled = False
+        self._metric_ids = []
+        self._metric_names = []
+        self._engine_compiled = False
+        self.stop_training = False
+        self.history = None
+        self.trainable = trainable
+        if type(self) is Model or inputs is not None or outputs is not None:
+            self._init_functional(inputs, outputs)
+
+    # ---------------------------------------------------------------- structure
+    def _init_functional(self, inputs, outputs):
+        def single(t, what):
+            if isinstance(t, dict):
+                t = list(t.values())
+            if isinstance(t, (list, tuple)):
+                if len(t) != 1:
+                    raise ValueError(f"{what}: fastnn models have one input and one output, got {len(t)} tensors")
+                t = t[0]
+            if not isinstance(t, KerasTensor):
+                raise ValueError(f"{what}: expected a symbolic tensor from fastnn.Input(...) or a layer call, "
+                                 f"got {type(t).__name__}")
+            return t
+
+        inputs, outputs = single(inputs, "inputs"), single(outputs, "outputs")
+        chain, t = [], outputs
+        while t is not inputs:
+            if t._parent is None:
+                raise ValueError(f"outputs: the tensor {outputs} is not computed from inputs {inputs}")
+            chain.append(t._layer)
+            t = t._parent
+        chain.reverse()
+        self._input_tensor = inputs
+        self._input_layer = inputs._layer if isinstance(inputs._layer, InputLayer) else \
+            InputLayer(shape=(inputs.shape[-1],))
+        self._chain = chain
+        self._output_tensor = outputs
+        self._build(inputs.shape[-1])
+
+    @property
+    def layers(self):
+        return ([self._input_layer] if self._input_layer is not None else []) + list(self._chain)
+
+    @property
+    def built(self):
+        return self._engine is not None
+
+    @property
+    def dtype(self):
+        if self._engine is not None:
+            return self._engine.dtype
+        if self._dtype:
+            return self._dtype
+        for layer in self.layers:
+            if layer._dtype:
+                return layer._dtype
+        return config.floatx()
+
+    @property
+    def input(self):
+        if self._input_tensor is None:
+            raise AttributeError(f"model {self.name!r} has no input yet: give its first layer an input shape or "
+                                 "build it (fit, predict or build)")
+        return self._input_tensor
+
+    @property
+    def output(self):
+        if self._input_tensor is None or not self._chain:
+            raise AttributeError(f"model {self.name!r} has no output yet: build it first")
+        return self._chain[-1].output
+
+    @property
+    def inputs(self):
+        return [self.input]
+
+    @property
+    def outputs(self):
+        return [self.output]
+
+    @property
+    def input_shape(self):
+        return self._input_tensor.shape if self._input_tensor is not None else None
+
+    @property
+    def output_shape(self):
+        return self._chain[-1].output.shape if self.built else None
+
+    def _flatten_shape(self):
+        for layer in [self._input_layer] + self._chain[:1]:
+            if layer is not None and layer._sample_shape and len(layer._sample_shape) > 1:
+                return layer._sample_shape
+        return None
+
+    def _build(self, n_in):
+        """Creates (or re-creates) the engine for input width n_in."""
+        n_in = check_int(n_in, "input size", 1)
+        if self._flatten_shape() is not None and not (self._chain and isinstance(self._chain[0], Flatten)):
+            raise ValueError(f"input shape {self._flatten_shape()}: fastnn layers take 1-D samples; put Flatten() "
+                             "first to flatten each sample")
+        width, sizes = n_in, []
+        for layer in self._chain:
+            if isinstance(layer, InputLayer):
+                raise ValueError(f"{layer.name}: an InputLayer can only be the first layer")
+            if layer._input_size is not None and layer._input_size != width and not isinstance(layer, Flatten):
+                raise ValueError(f"layer {layer.name!r}: expected an input of {layer._input_size} features (its "
+                                 f"input_shape), but the layer before it gives {width}")
+            sizes.append(width)
+            width = layer.output_size(width)
+        ops = [(layer, size) for layer, size in zip(self._chain, sizes) if isinstance(layer, ENGINE_LAYERS)]
+        if not any(isinstance(layer, Dense) for layer, _ in ops):
+            raise ValueError(f"model {self.name!r} has no Dense layer: add one before building it")
+        homes = [layer._home for layer, _ in ops]
+        if all(h is not None for h in homes) and len({id(h[0]) for h in homes}) == 1 and \
+                homes[0][0].owner is not self and [h[1] for h in homes] == list(range(homes[0][1], homes[0][1] + len(homes))) \
+                and homes[0][1] == 0:
+            # A view of another model's engine, from its input: shares its weights.
+            self._engine, self._first, self._last = homes[0][0], homes[0][1], homes[-1][1]
+        else:
+            engine = _Engine(self.dtype, self)
+            net = engine.net
+            for layer, size in ops:
+                if isinstance(layer, Dense):
+                    kreg, breg = layer.kernel_regularizer, layer.bias_regularizer
+                    net.add_dense(size, layer.units, layer.activation_name, layer.use_bias,
+                                  layer.kernel_initializer.engine_spec(), layer.bias_initializer.engine_spec(),
+                                  kreg.l1 if kreg else 0.0, kreg.l2 if kreg else 0.0,
+                                  breg.l1 if breg else 0.0, breg.l2 if breg else 0.0)
+                elif isinstance(layer, Activation):
+                    net.add_activation(size, layer.activation_name)
+                else:
+                    net.add_dropout(size, layer.rate)
+            for i, (layer, _) in enumerate(ops):
+                if layer._home is not None:  # keep weights the layer already has
+                    old = layer.get_weights()
+                    if old and [w.shape for w in old] == [tuple(s) for s in _op_shapes(net, i)]:
+                        net.set_weights(i, old)
+                if layer._home is None or layer._home[0].owner is self or layer._home[0].owner is None:
+                    layer._home = (engine, i)
+            if self._engine is not None and self._engine.owner is self:
+                self._engine.owner = None
+            self._engine, self._first, self._last = engine, 0, len(ops) - 1
+            if self.optimizer is not None:
+                self._engine_compiled = False
+        self._op_layers = [layer for layer, _ in ops]
+        for layer, size in zip(self._chain, sizes):
+            layer._input_size = size if not isinstance(layer, Flatten) else layer._input_size or size
+        if self._input_tensor is None:
+            self._input_layer = self._input_layer or InputLayer(shape=self._flatten_shape() or (n_in,))
+            self._input_tensor = self._input_layer.output
+            t = self._input_tensor
+            for layer in self._chain:
+                t = layer(t)
+        if self.compiled:
+            self._compile_engine()
+
+    def build(self, input_shape=None):
+        """Builds the model for samples of `input_shape` ((None, n) or (n,))."""
+        if input_shape is None:
+            raise ValueError("input_shape: expected a shape such as (None, 13), got None")
+        shape = tuple(input_shape)
+        shape = shape[1:] if len(shape) > 1 and shape[0] is None else shape
+        self._build(int(np.prod(shape)))
+
+    def _ensure_built(self, x):
+        if self.built:
+            return
+        arr = to_array(x, "x")
+        flat = self._flatten_shape()
+        if flat is not None:
+            n_in = int(np.prod(flat))
+        elif arr.ndim == 1:
+            n_in = 1
+        elif arr.ndim == 2:
+            n_in = arr.shape[1]
+        else:
+            raise ValueError(f"x: expected a 2-D array (samples, features), got shape {arr.shape}; reshape it or "
+                             f"start the model with Flatten(input_shape={arr.shape[1:]})")
+        self._build(n_in)
+
+    def _require_built(self, what):
+        if not self.built:
+            raise ValueError(f"{what}: model {self.name!r} is not built yet; give its first layer an input shape "
+                             "(input_shape=(n,) or Input(shape=(n,))), or call fit() or build() first")
+
+    @property
+    def _net(self):
+        return self._engine.net
+
+    @property
+    def _n_in(self):
+        return int(self._net.op_info(self._first)["n_in"])
+
+    @property
+    def _n_out(self):
+        return int(self._net.op_info(self._last)["n_out"])
+
+    def _is_view(self):
+        return self._engine is not None and self._engine.owner is not self
+
+    # ---------------------------------------------------------------- compile
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
+                run_eagerly=False, steps_per_execution=1, jit_compile="auto", auto_scale_loss=True):
+        """Sets the optimizer, loss and metrics (Keras names; compile() without an optimizer means RMSprop)."""
+        if loss_weights is not None or weighted_metrics is not None:
+            raise ValueError("loss_weights and weighted_metrics: fastnn models have one output; expected None")
+        self.optimizer = optimizers.get(optimizer)
+        self.loss = losses.get(loss)
+        if metrics is None:
+            metrics = []
+        if isinstance(metrics, dict):
+            metrics = list(metrics.values())
+        if isinstance(metrics, (str, metrics_module.Metric)) or callable(metrics):
+            metrics = [metrics]
+        for m in metrics:
+            metrics_module.get(m)  # validates names now, resolves "accuracy" when built
+        self._metric_ids = list(metrics)
+        self.compiled = True
+        self._engine_compiled = False
+        if self.built:
+            self._compile_engine()
+
+    def _compile_engine(self):
+        if self._is_view() and (self._first != 0 or self._last != self._engine.net.n_ops - 1):
+            raise ValueError(f"model {self.name!r} shares part of another model's layers; it can predict but not "
+                             "train. Build a new model to train these layers separately.")
+        net = self._net
+        loss_name = self.loss.engine_name
+        for layer in self._op_layers:
+            if getattr(layer, "activation_name", None) == "step":
+                raise ValueError(f"layer {layer.name!r}: activation 'step' has no gradient, so a model using it "
+                                 "cannot be trained by gradient descent; use fastnn.Perceptron for the perceptron rule")
+        resolved = [metrics_module.resolve(m, loss_name, self._n_out, loss_name == "sparse_categorical_crossentropy")
+                    for m in self._metric_ids]
+        self._metric_names = [name for name, _ in resolved]
+        net.compile(loss_name, self.loss.from_logits, self.optimizer.engine_name, self.optimizer.engine_config(),
+                    [engine for _, engine in resolved])
+        self.optimizer._attach(net)
+        self._engine_compiled = True
+
+    def _require_compiled(self, what):
+        if not self.compiled:
+            raise ValueError(f"{what}: the model must be compiled first: call model.compile(optimizer=..., loss=...)")
+        self._require_built(what)
+        if not self._engine_compiled:
+            self._compile_engine()
+
+    @property
+    def metrics_names(self):
+        return ["loss"] + list(self._metric_names)
+
+    # ---------------------------------------------------------------- data
+    def _x(self, x, name="x"):
+        return as_features(x, self._n_in, self._net.dtype, name, flatten=self._flatten_shape())
+
+    def _y(self, y, n, name="y"):
+        sparse = self.loss.engine_name == "sparse_categorical_crossentropy"
+        return as_targets(y, n, self._n_out, self._net.dtype, sparse, name)
+
+    def _weights_for(self, y, sample_weight, class_weight, n):
+        sw = as_sample_weight(sample_weight, n, self._net.dtype)
+        if class_weight is None:
+            return sw
+        if not isinstance(class_weight, dict):
+            raise ValueError(f"class_weight: expected a dict {{class index: weight}}, got {type(class_weight).__name__}")
+        if self.loss.engine_name == "sparse_categorical_crossentropy":
+            classes = y[:, 0].astype(np.int64)
+        elif y.shape[1] > 1:
+            classes = np.argmax(y, axis=1)
+        else:
+            classes = np.rint(y[:, 0]).astype(np.int64)
+        table = np.ones(int(max(classes.max(initial=0), max(class_weight, default=0))) + 1)
+        for k, v in class_weight.items():
+            if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
+                raise ValueError(f"class_weight: expected non-negative integer class indices as keys, got {k!r}")
+            if not isinstance(v, (int, float, np.number)) or not math.isfinite(v) or v < 0:
+                raise ValueError(f"class_weight: expected finite weights >= 0, got {v!r} for class {k}")
+            table[int(k)] = float(v)
+        cw = table[classes].astype(self._net.dtype)
+        return cw if sw is None else np.ascontiguousarray(sw * cw)
+
+    @staticmethod
+    def _batch_size(batch_size, name="batch_size"):
+        return 32 if batch_size is None else check_int(batch_size, name, 1)
+
+    # ---------------------------------------------------------------- training
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
+            validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
+            steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1):
+        """Trains for `epochs` epochs; returns a History (also stored as model.history)."""
+        if self.compiled and not self.built and x is not None:
+            self._ensure_built(x)
+        self._require_compiled("fit")
+        if steps_per_epoch is not None or validation_steps is not None:
+            raise ValueError("steps_per_epoch / validation_steps: fastnn trains on arrays, one pass per epoch; "
+                             "expected None")
+        batch_size = self._batch_size(batch_size)
+        epochs = check_int(epochs, "epochs", 0)
+        initial_epoch = check_int(initial_epoch, "initial_epoch", 0)
+        validation_split = check_fraction(validation_split, "validation_split")
+        validation_freq = check_int(validation_freq, "validation_freq", 1)
+        verbose = resolve_verbose(verbose)
+        x = self._x(x)
+        y = self._y(y, x.shape[0])
+        sw = self._weights_for(y, sample_weight, class_weight, x.shape[0])
+        val = None
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+                raise ValueError("validation_data: expected a tuple (x_val, y_val) or (x_val, y_val, sample_weight), "
+                                 f"got {type(validation_data).__name__}")
+            xv = self._x(validation_data[0], "validation_data x")
+            yv = self._y(validation_data[1], xv.shape[0], "validation_data y")
+            swv = as_sample_weight(validation_data[2], xv.shape[0], self._net.dtype) if len(validation_data) == 3 else None
+            val = (xv, yv, swv)
+        elif validation_split > 0:
+            split_at = int(math.floor(x.shape[0] * (1.0 - validation_split)))
+            if split_at < 1 or split_at >= x.shape[0]:
+                raise ValueError(f"validation_split: {validation_split} of {x.shape[0]} samples leaves an empty "
+                                 "training or validation set")
+            val = (x[split_at:], y[split_at:], None if sw is None else sw[split_at:])
+            x, y, sw = x[:split_at], y[:split_at], None if sw is None else sw[:split_at]
+        val_bs = self._batch_size(validation_batch_size, "validation_batch_size") if validation_batch_size else batch_size
+
+        n = x.shape[0]
+        steps = (n + batch_size - 1) // batch_size
+        cbs = callbacks_module.CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
+                                            verbose=verbose, epochs=epochs, steps=steps)
+        history = cbs.history
+        history_logs = None
+        stop_on_nan = "terminate_on_nan" in cbs.engine_flags()
+        user_batch_hooks = any(cb._implements_batch_hooks("train") for cb in cbs.callbacks
+                               if not isinstance(cb, callbacks_module.ProgbarLogger))
+        hooks = cbs.needs_batch_hooks("train")
+        names = self.metrics_names
+        net = self._net
+        self.stop_training = False
+        warned_nan = False
+        cbs.on_train_begin()
+        logs = {}
+        for epoch in range(initial_epoch, epochs):
+            cbs.on_epoch_begin(epoch)
+            net.begin_epoch(n, bool(shuffle))
+            status = self._run_epoch(net, x, y, sw, batch_size, steps, cbs, hooks, user_batch_hooks, stop_on_nan,
+                                     names)
+            logs = dict(zip(names, net.epoch_logs()))
+            if val is not None and (epoch + 1) % validation_freq == 0:
+                vals = net.evaluate(val[0], val[1], val[2], val_bs)
+                logs.update({"val_" + k: v for k, v in zip(names, vals)})
+            if status == 2:
+                self.stop_training = True
+            elif not math.isfinite(logs["loss"]) and not warned_nan and not stop_on_nan:
+                warnings.warn(f"Epoch {epoch + 1}: the training loss is {logs['loss']}; the learning rate may be too "
+                              "high (use the TerminateOnNaN callback to stop at the first non-finite batch)",
+                              RuntimeWarning, stacklevel=2)
+                warned_nan = True
+            cbs.on_epoch_end(epoch, logs)
+            history_logs = logs
+            if self.stop_training:
+                break
+        cbs.on_train_end(history_logs if history_logs is not None else logs)
+        self.history = history
+        return history
+
+    def _run_epoch(self, net, x, y, sw, batch_size, steps, cbs, hooks, user_batch_hooks, stop_on_nan, names):
+        if not hooks:
+            status, _ = net.train_batches(x, y, sw, batch_size, 0, steps, stop_on_nan, True)
+            return status
+        # Batch-level hooks: every batch for user callbacks, else chunks of about 50 ms for the progress bar.
+        b, chunk, status = 0, 1, 0
+        while b < steps:
+            cbs.on_train_batch_begin(b)
+            t0 = time.perf_counter()
+            status, done = net.train_batches(x, y, sw, batch_size, b, min(steps, b + chunk), stop_on_nan, True)
+            b += done
+            cbs.on_train_batch_end(b - 1, dict(zip(names, net.epoch_logs())))
+            if status != 0 or self.stop_training:
+                break
+            if not user_batch_hooks:
+                dt = max(time.perf_counter() - t0, 1e-6)
+                chunk = int(min(steps, max(1, chunk * 0.05 / dt)))
+        return status
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
+                 callbacks=None, return_dict=False):
+        """Loss (and metrics) on (x, y): a scalar without metrics, else [loss, *metrics] (or a dict)."""
+        if self.compiled and not self.built and x is not None:
+            self._ensure_built(x)
+        self._require_compiled("evaluate")
+        batch_size = self._batch_size(batch_size)
+        verbose = resolve_verbose(verbose)
+        x = self._x(x)
+        y = self._y(y, x.shape[0])
+        sw = as_sample_weight(sample_weight, x.shape[0], self._net.dtype)
+        steps_n = (x.shape[0] + batch_size - 1) // batch_size
+        cbs = callbacks_module.CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose,
+                                            epochs=1, steps=steps_n)
+        cbs.on_test_begin()
+        values = self._net.evaluate(x, y, sw, batch_size)
+        logs = dict(zip(self.metrics_names, values))
+        if verbose:
+            cbs.on_test_batch_end(steps_n - 1, dict(logs))
+        cbs.on_test_end(logs)
+        if return_dict:
+            return logs
+        return values[0] if len(values) == 1 else list(values)
+
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        """The model's outputs for x, always 2-D (samples, outputs)."""
+        self._ensure_built(x)
+        batch_size = self._batch_size(batch_size)
+        verbose = resolve_verbose(verbose)
+        x = self._x(x)
+        steps_n = (x.shape[0] + batch_size - 1) // batch_size
+        cbs = None
+        if verbose or callbacks:
+            cbs = callbacks_module.CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose,
+                                                epochs=1, steps=steps_n)
+            cbs.on_predict_begin()
+        out = self._net.predict(x, batch_size, self._first, self._last)
+        if cbs is not None:
+            cbs.on_predict_batch_end(steps_n - 1, {})
+            cbs.on_predict_end()
+        return out
+
+    def __call__(self, x):
+        if isinstance(x, KerasTensor):
+            raise TypeError("calling a model on a symbolic tensor is not supported in fastnn; chain its layers")
+        return self.predict(x, verbose=0)
+
+    def predict_on_batch(self, x):
+        return self.predict(x, batch_size=max(1, len(to_array(x, "x"))), verbose=0)
+
+    def activations(self, x):
+        """The output of every layer (InputLayer excluded) for x, as a list of 2-D arrays."""
+        self._ensure_built(x)
+        xa = self._x(x)
+        outs, op = [], self._first - 1
+        for layer in self._chain:
+            if isinstance(layer, ENGINE_LAYERS):
+                op += 1
+                outs.append(self._net.predict(xa, 1024, self._first, op))
+            else:
+                outs.append(outs[-1] if outs else xa)
+        return outs
+
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
+        """One optimizer step on one batch; returns the loss (and metrics) of that batch."""
+        if self.compiled and not self.built:
+            self._ensure_built(x)
+        self._require_compiled("train_on_batch")
+        x = self._x(x)
+        y = self._y(y, x.shape[0])
+        sw = self._weights_for(y, sample_weight, class_weight, x.shape[0])
+        values = self._net.train_on_batch(x, y, sw)
+        if return_dict:
+            return dict(zip(self.metrics_names, values))
+        return values[0] if len(values) == 1 else list(values)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        return self.evaluate(x, y, batch_size=max(1, len(to_array(x, "x"))), verbose=0, sample_weight=sample_weight,
+                             return_dict=return_dict)
+
+    # ---------------------------------------------------------------- weights
+    def get_weights(self):
+        """All weights, layer by layer: [kernel, bias, kernel, bias, ...] (copies)."""
+        if not self.built:
+            return []
+        out = []
+        for i in range(self._first, self._last + 1):
+            out.extend(self._net.get_weights(i))
+        return out
+
+    def set_weights(self, weights):
+        self._require_built("set_weights")
+        shapes = [s for i in range(self._first, self._last + 1) for s in _op_shapes(self._net, i)]
+        _check_weight_list(weights, shapes, f"model {self.name!r}")
+        k = 0
+        for i in range(self._first, self._last + 1):
+            m = len(_op_shapes(self._net, i))
+            if m:
+                self._net.set_weights(i, [np.asarray(w) for w in weights[k:k + m]])
+            k += m
+
+    @property
+    def weights(self):
+        return self.get_weights()
+
+    trainable_weights = weights
+
+    @property
+    def non_trainable_weights(self):
+        return []
+
+    def count_params(self):
+        self._require_built("count_params")
+        return int(sum(int(np.prod(s)) for i in range(self._first, self._last + 1) for s in _op_shapes(self._net, i)))
+
+    def get_layer(self, name=None, index=None):
+        if index is not None:
+            if name is not None:
+                raise ValueError("get_layer: give either name or index, not both")
+            layers = self.layers
+            if isinstance(index, bool) or not isinstance(index, int) or not -len(layers) <= index < len(layers):
+                raise ValueError(f"index: expected an integer in [0, {len(layers)}), got {index!r}")
+            return layers[index]
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"No such layer: {name!r}. Existing layers are: {[l.name for l in self.layers]}.")
+
+    # ---------------------------------------------------------------- summary
+    def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False, show_trainable=False,
+                layer_range=None):
+        """Prints the model's layers, output shapes and parameter counts in Keras's layout."""
+        print_fn = print_fn or print
+        print_fn(self._summary_text(line_length or 80))
+
+    def _summary_text(self, width):
+        c1, c2 = int(width * 0.45), int(width * 0.3)
+        c3 = width - c1 - c2 - 4
+        rows = []
+        for layer in self.layers if type(self) is not Sequential else self._chain:
+            shape = layer.output_shape if layer._input_size is not None else "?"
+            if isinstance(layer, InputLayer):
+                shape = layer.shape
+            params = layer.count_params() if layer._input_size is not None else 0
+            rows.append((f"{layer.name} ({type(layer).__name__})", str(shape), f"{params:,}"))
+        total = sum(layer.count_params() for layer in self._chain) if self.built else 0
+        itemsize = np.dtype(self.dtype).itemsize
+        lines = [f'Model: "{self.name}"']
+        top = "┏" + "━" * c1 + "┳" + "━" * c2 + "┳" + "━" * c3 + "┓"
+        lines.append(top)
+        lines.append("┃ " + "Layer (type)".ljust(c1 - 1) + "┃ " + "Output Shape".ljust(c2 - 1) + "┃ "
+                     + "Param #".rjust(c3 - 2) + " ┃")
+        lines.append("┡" + "━" * c1 + "╇" + "━" * c2 + "╇" + "━" * c3 + "┩")
+        for k, (a, b, p) in enumerate(rows):
+            lines.append("│ " + a.ljust(c1 - 1)[:c1 - 1] + "│ " + b.ljust(c2 - 1)[:c2 - 1] + "│ "
+                         + p.rjust(c3 - 2) + " │")
+            if k < len(rows) - 1:
+                lines.append("├" + "─" * c1 + "┼" + "─" * c2 + "┼" + "─" * c3 + "┤")
+        lines.append("└" + "─" * c1 + "┴" + "─" * c2 + "┴" + "─" * c3 + "┘")
+        lines.append(f" Total params: {total:,} ({_human_bytes(total * itemsize)})")
+        lines.append(f" Trainable params: {total:,} ({_human_bytes(total * itemsize)})")
+        lines.append(f" Non-trainable params: 0 ({_human_bytes(0)})")
+        if not self.built:
+            lines.append(" (the model is not built yet: parameter counts appear once it knows its input size)")
+        return "\n".join(lines)
+
+    # ---------------------------------------------------------------- files
+    def get_config(self):
+        layers = []
+        for layer in self.layers:
+            layers.append({"class_name": type(layer).__name__, "config": layer.get_config()})
+        return {"class_name": "Sequential" if isinstance(self, Sequential) else "Functional", "name": self.name,
+                "dtype": self.dtype, "layers": layers}
+
+    def _compile_config(self):
+        if not self.compiled:
+            return None
+        return {"optimizer": optimizers.serialize(self.optimizer), "loss": losses.serialize(self.loss),
+                "metrics": [m if isinstance(m, str) else (m.name if hasattr(m, "name") else m.__name__)
+                            for m in self._metric_ids],
+                "metric_classes": [None if isinstance(m, str) else type(m).__name__ for m in self._metric_ids]}
+
+    def _tensors(self, include_optimizer):
+        tensors = {}
+        for i in range(self._first, self._last + 1):
+            for k, w in enumerate(self._net.get_weights(i)):
+                tensors[f"weights.{i - self._first}.{k}"] = np.ascontiguousarray(w)
+        opt = None
+        if include_optimizer and self.compiled and self._engine_compiled and not self._is_view():
+            state = self._net.get_optimizer_state()
+            for k, slot in enumerate(state["slots"]):
+                tensors[f"optimizer.slot{k}"] = np.ascontiguousarray(slot)
+            opt = {"iterations": int(state["iterations"]), "u_product": float(state["u_product"])}
+        return tensors, opt
+
+    def save(self, filepath, overwrite=True, include_optimizer=True):
+        """Writes the model (architecture, weights, compile settings, optimizer state) to one safetensors file."""
+        from . import saving
+        self._require_built("save")
+        _check_overwrite(filepath, overwrite)
+        tensors, opt = self._tensors(include_optimizer)
+        cfg = {"kind": "model", "model": self.get_config(), "compile": self._compile_config(), "optimizer_state": opt}
+        saving.write_model_file(filepath, tensors, cfg)
+
+    def save_weights(self, filepath, overwrite=True):
+        """Writes only the weights (safetensors); load them into a model of the same architecture."""
+        from . import saving
+        self._require_built("save_weights")
+        _check_overwrite(filepath, overwrite)
+        tensors, _ = self._tensors(False)
+        saving.write_model_file(filepath, tensors, {"kind": "weights", "shapes": {k: list(v.shape) for k, v in
+                                                                                 tensors.items()}})
+
+    def load_weights(self, filepath, skip_mismatch=False):
+        """Reads weights written by save_weights (or save) into this model; shapes must match."""
+        from . import saving
+        self._require_built("load_weights")
+        tensors, _ = saving.read_model_file(filepath)
+        weights, k = [], 0
+        for i in range(self._first, self._last + 1):
+            for j, shape in enumerate(_op_shapes(self._net, i)):
+                key = f"weights.{i - self._first}.{j}"
+                if key not in tensors:
+                    raise ModelFileError(f"{filepath}: no tensor {key!r}; the file holds {sorted(tensors)[:8]}")
+                if tuple(tensors[key].shape) != tuple(shape):
+                    raise ModelFileError(f"{filepath}: tensor {key!r} has shape {tensors[key].shape}, the model "
+                                         f"expects {tuple(shape)}")
+                weights.append(tensors[key])
+                k += 1
+        extra = sorted(set(t for t in tensors if t.startswith("weights.")) -
+                       {f"weights.{i - self._first}.{j}" for i in range(self._first, self._last + 1)
+                        for j in range(len(_op_shapes(self._net, i)))})
+        if extra:
+            raise ModelFileError(f"{filepath}: tensors {extra[:5]} do not belong to this model's architecture")
+        self.set_weights(weights)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+class Sequential(Model):
+    """A linear stack of layers: `Sequential([Dense(10, activation="relu", input_shape=(3,)), Dense(1)])`."""
+
+    _name_prefix = "sequential"
+
+    def __init__(self, layers=None, name=None, dtype=None, trainable=True, **kwargs):
+        super().__init__(name=name, dtype=dtype, trainable=trainable, **kwargs)
+        for layer in layers or []:
+            self.add(layer, rebuild=False)
+        self._maybe_build()
+
+    def add(self, layer, rebuild=True):
+        """Appends a layer (or starts the model with an Input tensor / InputLayer)."""
+        if isinstance(layer, KerasTensor) and isinstance(layer._layer, InputLayer):
+            layer = layer._layer
+        if isinstance(layer, InputLayer):
+            if self._chain or self._input_layer is not None:
+                raise ValueError("an Input can only be the first element of a Sequential model")
+            self._input_layer = layer
+            self._input_tensor = layer.output
+            return
+        if isinstance(layer, Model):
+            raise ValueError(f"layer: fastnn cannot nest models inside Sequential, got {layer!r}; add its layers")
+        if not isinstance(layer, Layer):
+            raise ValueError(f"layer: expected a fastnn layer such as Dense(...), got {type(layer).__name__}")
+        if any(existing is layer for existing in self._chain):
+            raise ValueError(f"layer {layer.name!r} is already in this model")
+        names = {l.name for l in self._chain}
+        if layer.name in names:
+            raise ValueError(f"All layers added to a Sequential model should have unique names. Name {layer.name!r} "
+                             "is already the name of a layer in this model.")
+        self._chain.append(layer)
+        if rebuild:
+            self._maybe_build()
+
+    def pop(self):
+        if not self._chain:
+            raise ValueError("pop: there are no layers in the model")
+        layer = self._chain.pop()
+        if self._chain:
+            self._maybe_build(force=True)
+        else:
+            self._engine = None
+        return layer
+
+    @property
+    def layers(self):
+        return list(self._chain)
+
+    def _maybe_build(self, force=False):
+        n_in = None
+        if self._input_layer is not None:
+            n_in = self._input_layer._input_size
+        elif self._chain and self._chain[0]._input_size is not None:
+            n_in = self._chain[0]._input_size
+        elif self.built:
+            n_in = self._n_in
+        if n_in is not None and self._chain and any(isinstance(l, Dense) for l in self._chain):
+            if self._input_tensor is not None and self._input_layer is None:
+                self._input_tensor = None
+            self._build(n_in)
+
+
+def _op_shapes(net, i):
+    info = net.op_info(i)
+    if info["kind"] != "dense":
+        return []
+    return [(info["n_in"], info["n_out"])] + ([(info["n_out"],)] if info["use_bias"] else [])
+
+
+def _human_bytes(n):
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.2f} {unit}"
+        n /= 1024
+
+
+def _check_overwrite(filepath, overwrite):
+    import os
+    if not overwrite and os.path.exists(filepath):
+        raise FileExistsError(f"{filepath} exists and overwrite=False")
+
+
+# -------------------------------------------------------------------- loading
+_LAYER_KEYS = {
+    "Dense": {"name", "trainable", "dtype", "units", "activation", "use_bias", "kernel_initializer",
+              "bias_initializer", "kernel_regularizer", "bias_regularizer", "input_dim"},
+    "Activation": {"name", "trainable", "dtype", "activation"},
+    "Dropout": {"name", "trainable", "dtype", "rate"},
+    "Flatten": {"name", "trainable", "dtype", "input_shape"},
+    "InputLayer": {"name", "trainable", "dtype", "shape"},
+}
+_MAX_UNITS = 1 << 24
+
+
+def _layer_from_config(entry, where):
+    if not isinstance(entry, dict) or set(entry) != {"class_name", "config"}:
+        raise ModelFileError(f"{where}: a layer entry must be {{'class_name', 'config'}}, got {str(entry)[:80]}")
+    cls_name, cfg = entry["class_name"], entry["config"]
+    if cls_name not in _LAYER_KEYS:
+        raise ModelFileError(f"{where}: unknown layer type {str(cls_name)[:40]!r}; fastnn files hold only "
+                             f"{', '.join(_LAYER_KEYS)}")
+    if not isinstance(cfg, dict) or not set(cfg) <= _LAYER_KEYS[cls_name]:
+        extra = sorted(set(cfg) - _LAYER_KEYS[cls_name]) if isinstance(cfg, dict) else cfg
+        raise ModelFileError(f"{where}: unexpected settings for {cls_name}: {str(extra)[:80]}")
+    if "units" in cfg and (isinstance(cfg["units"], bool) or not isinstance(cfg["units"], int)
+                           or not 1 <= cfg["units"] <= _MAX_UNITS):
+        raise ModelFileError(f"{where}: units must be an integer in [1, {_MAX_UNITS}], got {str(cfg['units'])[:40]}")
+    for key in ("input_dim",):
+        if key in cfg and (isinstance(cfg[key], bool) or not isinstance(cfg[key], int) or not 1 <= cfg[key] <= _MAX_UNITS):
+            raise ModelFileError(f"{where}: {key} must be an integer in [1, {_MAX_UNITS}], got {str(cfg[key])[:40]}")
+    for key in ("shape", "input_shape"):
+        if key in cfg:
+            s = cfg[key]
+            if not isinstance(s, list) or not 1 <= len(s) <= 4 or any(
+                    isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= _MAX_UNITS for v in s) or \
+                    int(np.prod(s)) > _MAX_UNITS:
+                raise ModelFileError(f"{where}: {key} must be a short list of positive integers, got {str(s)[:40]}")
+    kwargs = dict(cfg)
+    if cls_name == "InputLayer":
+        kwargs["shape"] = tuple(kwargs["shape"])
+    if cls_name == "Flatten" and "input_shape" in kwargs:
+        kwargs["input_shape"] = tuple(kwargs["input_shape"])
+    if cls_name == "Dense":
+        for key in ("kernel_initializer", "bias_initializer"):
+            init = kwargs.get(key)
+            if isinstance(init, dict):
+                if set(init) - {"class_name", "config"} or not isinstance(init.get("config", {}), dict):
+                    raise ModelFileError(f"{where}: bad {key} {str(init)[:60]}")
+                from . import initializers
+                if init.get("class_name") not in initializers._BY_NAME:
+                    raise ModelFileError(f"{where}: unknown initializer {str(init.get('class_name'))[:40]!r}")
+        for key in ("kernel_regularizer", "bias_regularizer"):
+            reg = kwargs.get(key)
+            if reg is not None and (not isinstance(reg, dict) or not set(reg) <= {"l1", "l2"}):
+                raise ModelFileError(f"{where}: bad {key} {str(reg)[:60]}")
+    try:
+        return LAYER_CLASSES[cls_name](**kwargs)
+    except (ValueError, TypeError) as e:
+        raise ModelFileError(f"{where}: invalid {cls_name} settings: {e}") from None
+
+
+def model_from_config(cfg, where="config"):
+    """Rebuilds a model (unbuilt weights) from get_config() output, accepting only fastnn's closed lists."""
+    if not isinstance(cfg, dict) or cfg.get("class_name") not in ("Sequential", "Functional"):
+        raise ModelFileError(f"{where}: expected a Sequential or Functional model config")
+    layers_cfg = cfg.get("layers")
+    if not isinstance(layers_cfg, list) or not 1 <= len(layers_cfg) <= 1000:
+        raise ModelFileError(f"{where}: expected a list of 1 to 1000 layers")
+    dtype = cfg.get("dtype", "float32")
+    if dtype not in ("float32", "float64"):
+        raise ModelFileError(f"{where}: dtype must be float32 or float64, got {str(dtype)[:20]!r}")
+    name = cfg.get("name")
+    if not isinstance(name, str) or not 0 < len(name) <= 200:
+        raise ModelFileError(f"{where}: model name must be a short string")
+    layers = [_layer_from_config(e, f"{where}, layer {i}") for i, e in enumerate(layers_cfg)]
+    if cfg["class_name"] == "Sequential":
+        first_in = None
+        chain = [l for l in layers if not isinstance(l, InputLayer)]
+        if len(chain) != len(layers) and not isinstance(layers[0], InputLayer):
+            raise ModelFileError(f"{where}: an InputLayer can only come first")
+        model = Sequential(name=name, dtype=dtype)
+        for layer in layers:
+            model.add(layer, rebuild=False)
+        del first_in
+        return model
+    if not isinstance(layers[0], InputLayer) or any(isinstance(l, InputLayer) for l in layers[1:]):
+        raise ModelFileError(f"{where}: a functional model's layers start with its one InputLayer")
+    t = layers[0].output
+    for layer in layers[1:]:
+        t = layer(t)
+    return Model(inputs=layers[0].output, outputs=t, name=name, dtype=dtype)
+
+
+def _expected_tensor_shapes(model_cfg, where):
+    """Weight tensor names and shapes implied by a config, computed before anything is allocated."""
+    shapes, width, op = {}, None, 0
+    for i, entry in enumerate(model_cfg["layers"]):
+        cls, cfg = entry["class_name"], entry["config"]
+        if cls == "InputLayer":
+            width = int(np.prod(cfg["shape"]))
+            continue
+        if cls == "Flatten":
+            if "input_shape" in cfg:
+                width = int(np.prod(cfg["input_shape"]))
+            continue
+        if width is None:
+            width = cfg.get("input_dim")
+        if width is None:
+            raise ModelFileError(f"{where}: layer {i} has no input size")
+        if cls == "Dense":
+            if cfg.get("input_dim", width) != width:
+                raise ModelFileError(f"{where}: layer {i} expects {cfg['input_dim']} inputs, the previous gives {width}")
+            shapes[f"weights.{op}.0"] = (width, cfg["units"])
+            if cfg.get("use_bias", True):
+                shapes[f"weights.{op}.1"] = (cfg["units"],)
+            width = cfg["units"]
+        op += 1
+    return shapes, width
+
+
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
+    """Reads a model written by model.save(): same architecture, bitwise-equal weights, and (when it was
+    compiled) its compile settings and optimizer state, so training can continue."""
+    from . import saving
+    if custom_objects:
+        raise ValueError("custom_objects: fastnn model files hold only built-in layers; expected None")
+    tensors, cfg = saving.read_model_file(filepath)
+    where = str(filepath)
+    if not isinstance(cfg, dict) or cfg.get("kind") != "model" or not isinstance(cfg.get("model"), dict):
+        raise ModelFileError(f"{where}: not a fastnn model file (a weights-only file? use model.load_weights)")
+    model_cfg = cfg["model"]
+    model = model_from_config(model_cfg, where)
+    expected, _ = _expected_tensor_shapes(model_cfg, where)
+    got = {k: tuple(v.shape) for k, v in tensors.items() if k.startswith("weights.")}
+    if got != expected:
+        missing = sorted(set(expected) - set(got))
+        extra = sorted(set(got) - set(expected))
+        wrong = sorted(k for k in set(got) & set(expected) if got[k] != expected[k])
+        raise ModelFileError(f"{where}: weight tensors do not match the architecture (missing {missing[:4]}, "
+                             f"unexpected {extra[:4]}, wrong shape {wrong[:4]})")
+    for k, v in tensors.items():
+        if k.startswith("weights.") and v.dtype != np.dtype(model_cfg.get("dtype", "float32")):
+            raise ModelFileError(f"{where}: tensor {k} is {v.dtype}, the model is {model_cfg.get('dtype')}")
+    if not model.built:
+        n_in = expected.get("weights.0.0", (None,))[0]
+        if n_in is None:
+            raise ModelFileError(f"{where}: cannot tell the model's input size")
+        model._build(n_in)
+    model.set_weights([tensors[f"weights.{i}.{j}"] for i in range(model._last + 1)
+                       for j in range(len(_op_shapes(model._net, i)))])
+    comp = cfg.get("compile")
+    if compile and comp is not None:
+        _restore_compile(model, comp, cfg.get("optimizer_state"), tensors, where)
+    return model
+
+
+def _restore_compile(model, comp, opt_state, tensors, where):
+    if not isinstance(comp, dict):
+        raise ModelFileError(f"{where}: bad compile settings")
+    try:
+        opt = optimizers.deserialize(comp.get("optimizer"))
+        loss = losses.deserialize(comp.get("loss"))
+        metric_names = comp.get("metrics") or []
+        classes = comp.get("metric_classes") or [None] * len(metric_names)
+        if not isinstance(metric_names, list) or len(metric_names) > 32 or len(classes) != len(metric_names):
+            raise ValueError("bad metrics list")
+        metrics = []
+        for name, cls in zip(metric_names, classes):
+            if cls is None:
+                metrics.append(name)
+            else:
+                table = {c.__name__: c for c in (metrics_module.BinaryAccuracy, metrics_module.CategoricalAccuracy,
+                                                 metrics_module.SparseCategoricalAccuracy,
+                                                 metrics_module.MeanAbsoluteError, metrics_module.MeanSquaredError)}
+                if cls not in table or not isinstance(name, str):
+                    raise ValueError(f"unknown metric class {str(cls)[:40]!r}")
+                metrics.append(table[cls](name=name))
+        model.compile(optimizer=opt, loss=loss, metrics=metrics)
+    except (ValueError, TypeError) as e:
+        raise ModelFileError(f"{where}: invalid compile settings: {e}") from None
+    if opt_state is not None:
+        if not isinstance(opt_state, dict) or set(opt_state) != {"iterations", "u_product"}:
+            raise ModelFileError(f"{where}: bad optimizer state")
+        n = model._net.n_params
+        slots = []
+        for k in range(3):
+            t = tensors.get(f"optimizer.slot{k}")
+            if t is None or t.shape != (n,) or t.dtype != np.dtype(model.dtype):
+                raise ModelFileError(f"{where}: optimizer slot {k} missing or of the wrong shape")
+            slots.append(t)
+        it, u = opt_state["iterations"], opt_state["u_product"]
+        if isinstance(it, bool) or not isinstance(it, int) or it < 0 or not isinstance(u, (int, float)):
+            raise ModelFileError(f"{where}: bad optimizer iteration count")
+        model._net.set_optimizer_state({"iterations": it, "u_product": float(u), "slots": slots})
+
+
+def clone_model(model):
+    """A new model with the same architecture and freshly initialized weights."""
+    return model_from_config(model.get_config())
