@@ -1,0 +1,740 @@
+"""NumPy float64 oracle for the fastnn core: activations, losses, metrics, optimizers and a dense network.
+
+Written for clarity, not speed; names mirror fastnn._core. Every function converts its inputs to
+float64 and returns float64. Conventions (see DESIGN.md section 3):
+- arrays are 2-D row-major (batch, features); a Dense kernel is (n_in, n_out), its bias (n_out,);
+- a loss is reduced as Keras 3 does: per-sample loss (mean over the output axis, or sum for the
+  categorical crossentropies), then sum_i w_i L_i / N over the N rows;
+- optimizers follow Keras 3's update_step formulas (keras/src/optimizers/*.py) with t starting at 1;
+- parameters of a network are one flat list [W0, b0, W1, b1, ...] in layer order, the order of
+  fastnn._core.Network.forward_backward's gradients.
+"""
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+EPSILON = 1e-7  # Keras backend.epsilon(): probability clipping of the non-logit crossentropies
+
+LEAKY_RELU_SLOPE = 0.2
+ELU_ALPHA = 1.0
+SELU_ALPHA = 1.6732632423543772
+SELU_SCALE = 1.0507009873554805
+HUBER_DELTA = 1.0
+
+ACTIVATIONS = (
+    "linear", "relu", "leaky_relu", "elu", "selu", "gelu", "swish", "silu", "sigmoid",
+    "hard_sigmoid", "tanh", "softplus", "softsign", "softmax", "step",
+)
+LOSSES = (
+    "mse", "mae", "huber", "binary_crossentropy", "categorical_crossentropy",
+    "sparse_categorical_crossentropy", "hinge", "squared_hinge",
+)
+METRICS = ("binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy", "mae", "mse")
+
+_erf = np.vectorize(math.erf, otypes=[np.float64])
+
+
+def _as2d(a, name):
+    a = np.asarray(a, dtype=np.float64)
+    if a.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array (batch, features); received shape {a.shape}")
+    return a
+
+
+def _sigmoid(z):
+    # exp of a non-positive number only, so no overflow for |z| large
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def _softplus(z):
+    return np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z)))
+
+
+def _softmax(z):
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _log_softmax(z):
+    s = z - z.max(axis=-1, keepdims=True)
+    return s - np.log(np.exp(s).sum(axis=-1, keepdims=True))
+
+
+# ---------------------------------------------------------------------------------------------
+# Activations
+# ---------------------------------------------------------------------------------------------
+
+def activation_forward(name, z):
+    """a = act(z), elementwise except softmax (over the last axis)."""
+    z = _as2d(z, "z")
+    if name == "linear":
+        return z.copy()
+    if name == "relu":
+        return np.maximum(z, 0.0)
+    if name == "leaky_relu":
+        return np.where(z >= 0, z, LEAKY_RELU_SLOPE * z)
+    if name == "elu":
+        return np.where(z > 0, z, ELU_ALPHA * np.expm1(np.minimum(z, 0.0)))
+    if name == "selu":
+        return SELU_SCALE * np.where(z > 0, z, SELU_ALPHA * np.expm1(np.minimum(z, 0.0)))
+    if name == "gelu":
+        return 0.5 * z * (1.0 + _erf(z / math.sqrt(2.0)))
+    if name in ("swish", "silu"):
+        return z * _sigmoid(z)
+    if name == "sigmoid":
+        return _sigmoid(z)
+    if name == "hard_sigmoid":
+        return np.clip(z / 6.0 + 0.5, 0.0, 1.0)
+    if name == "tanh":
+        return np.tanh(z)
+    if name == "softplus":
+        return _softplus(z)
+    if name == "softsign":
+        return z / (1.0 + np.abs(z))
+    if name == "softmax":
+        return _softmax(z)
+    if name == "step":
+        return (z >= 0).astype(np.float64)
+    raise ValueError(f"activation must be one of {ACTIVATIONS}; received {name!r}")
+
+
+def activation_backward(name, z, dout):
+    """dz = dL/dz given dout = dL/da where a = act(z)."""
+    z = _as2d(z, "z")
+    dout = _as2d(dout, "dout")
+    if z.shape != dout.shape:
+        raise ValueError(f"dout must have the shape of z {z.shape}; received {dout.shape}")
+    if name == "linear":
+        return dout.copy()
+    if name == "relu":
+        return dout * (z > 0)
+    if name == "leaky_relu":
+        return dout * np.where(z >= 0, 1.0, LEAKY_RELU_SLOPE)
+    if name == "elu":
+        return dout * np.where(z > 0, 1.0, ELU_ALPHA * np.exp(np.minimum(z, 0.0)))
+    if name == "selu":
+        return dout * SELU_SCALE * np.where(z > 0, 1.0, SELU_ALPHA * np.exp(np.minimum(z, 0.0)))
+    if name == "gelu":
+        # d/dz [z Phi(z)] = Phi(z) + z phi(z)
+        cdf = 0.5 * (1.0 + _erf(z / math.sqrt(2.0)))
+        pdf = np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
+        return dout * (cdf + z * pdf)
+    if name in ("swish", "silu"):
+        s = _sigmoid(z)
+        return dout * (s + z * s * (1.0 - s))
+    if name == "sigmoid":
+        s = _sigmoid(z)
+        return dout * s * (1.0 - s)
+    if name == "hard_sigmoid":
+        return dout * np.where((z > -3.0) & (z < 3.0), 1.0 / 6.0, 0.0)
+    if name == "tanh":
+        return dout * (1.0 - np.tanh(z) ** 2)
+    if name == "softplus":
+        return dout * _sigmoid(z)
+    if name == "softsign":
+        return dout / (1.0 + np.abs(z)) ** 2
+    if name == "softmax":
+        # dz_j = sum_k dout_k * s_k (delta_jk - s_j) = s_j (dout_j - sum_k dout_k s_k)
+        s = _softmax(z)
+        return s * (dout - (dout * s).sum(axis=-1, keepdims=True))
+    if name == "step":
+        raise ValueError("activation 'step' has no gradient; it cannot be used where a backward pass is needed")
+    raise ValueError(f"activation must be one of {ACTIVATIONS}; received {name!r}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Losses
+# ---------------------------------------------------------------------------------------------
+
+def _sample_weight(sample_weight, n):
+    if sample_weight is None:
+        return np.ones(n)
+    w = np.asarray(sample_weight, dtype=np.float64).reshape(-1)
+    if w.shape != (n,):
+        raise ValueError(f"sample_weight must hold one weight per row ({n}); received shape "
+                         f"{np.shape(sample_weight)}")
+    return w
+
+
+def _one_hot(y_true, n_classes):
+    idx = np.asarray(y_true, dtype=np.float64).reshape(-1)
+    if np.any(idx != np.round(idx)) or np.any(idx < 0) or np.any(idx >= n_classes):
+        raise ValueError(f"y_true for sparse_categorical_crossentropy must hold class indices in "
+                         f"[0, {n_classes}); received {idx}")
+    out = np.zeros((idx.size, n_classes))
+    out[np.arange(idx.size), idx.astype(int)] = 1.0
+    return out
+
+
+def _hinge_labels(y_true):
+    # keras.losses: labels given as 0/1 (all of them) become -1/1
+    if np.all((y_true == 0) | (y_true == 1)):
+        return 2.0 * y_true - 1.0
+    return y_true
+
+
+def _check_loss_inputs(name, y_true, y_pred):
+    if name not in LOSSES:
+        raise ValueError(f"loss must be one of {LOSSES}; received {name!r}")
+    y_pred = _as2d(y_pred, "y_pred")
+    y_true = _as2d(y_true, "y_true")
+    if name == "sparse_categorical_crossentropy":
+        if y_true.shape != (y_pred.shape[0], 1):
+            raise ValueError(f"y_true must have shape ({y_pred.shape[0]}, 1) of class indices; "
+                             f"received {y_true.shape}")
+        y_true = _one_hot(y_true, y_pred.shape[1])
+    elif y_true.shape != y_pred.shape:
+        raise ValueError(f"y_true must have the shape of y_pred {y_pred.shape}; received {y_true.shape}")
+    return y_true, y_pred
+
+
+def per_sample_loss(name, y_true, y_pred, from_logits=False):
+    """L_i for each row i (shape (N,)), before weighting and batch reduction."""
+    y, p = _check_loss_inputs(name, y_true, y_pred)
+    if name == "mse":
+        return ((p - y) ** 2).mean(axis=-1)
+    if name == "mae":
+        return np.abs(p - y).mean(axis=-1)
+    if name == "huber":
+        e = np.abs(p - y)
+        return np.where(e <= HUBER_DELTA, 0.5 * e * e, HUBER_DELTA * (e - 0.5 * HUBER_DELTA)).mean(axis=-1)
+    if name == "binary_crossentropy":
+        if from_logits:
+            # -(y log s(z) + (1-y) log(1-s(z))) = softplus(z) - y z
+            return (_softplus(p) - y * p).mean(axis=-1)
+        q = np.clip(p, EPSILON, 1.0 - EPSILON)
+        return (-(y * np.log(q) + (1.0 - y) * np.log(1.0 - q))).mean(axis=-1)
+    if name in ("categorical_crossentropy", "sparse_categorical_crossentropy"):
+        if from_logits:
+            return -(y * _log_softmax(p)).sum(axis=-1)
+        q = np.clip(p / p.sum(axis=-1, keepdims=True), EPSILON, 1.0 - EPSILON)
+        return -(y * np.log(q)).sum(axis=-1)
+    if name == "hinge":
+        y = _hinge_labels(y)
+        return np.maximum(1.0 - y * p, 0.0).mean(axis=-1)
+    # squared_hinge
+    y = _hinge_labels(y)
+    return (np.maximum(1.0 - y * p, 0.0) ** 2).mean(axis=-1)
+
+
+def loss_forward(name, y_true, y_pred, sample_weight=None, from_logits=False):
+    """Reduced batch loss sum_i w_i L_i / N (a Python float)."""
+    per_sample = per_sample_loss(name, y_true, y_pred, from_logits)
+    w = _sample_weight(sample_weight, per_sample.shape[0])
+    return float((w * per_sample).sum() / per_sample.shape[0])
+
+
+def loss_backward(name, y_true, y_pred, sample_weight=None, from_logits=False):
+    """d(reduced loss)/d y_pred, shape of y_pred."""
+    y, p = _check_loss_inputs(name, y_true, y_pred)
+    n, d = p.shape
+    # factor of row i: w_i / N, and 1/D for the losses averaged over the output axis
+    scale = (_sample_weight(sample_weight, n) / n)[:, None]
+    if name == "mse":
+        return scale * 2.0 * (p - y) / d
+    if name == "mae":
+        return scale * np.sign(p - y) / d
+    if name == "huber":
+        e = p - y
+        return scale * np.where(np.abs(e) <= HUBER_DELTA, e, HUBER_DELTA * np.sign(e)) / d
+    if name == "binary_crossentropy":
+        if from_logits:
+            return scale * (_sigmoid(p) - y) / d
+        q = np.clip(p, EPSILON, 1.0 - EPSILON)
+        inside = (p >= EPSILON) & (p <= 1.0 - EPSILON)  # d clip / dp is 0 outside the range
+        return scale * inside * (-y / q + (1.0 - y) / (1.0 - q)) / d
+    if name in ("categorical_crossentropy", "sparse_categorical_crossentropy"):
+        if from_logits:
+            # L = sum(y) * logsumexp(z) - sum(y z)
+            return scale * (_softmax(p) * y.sum(axis=-1, keepdims=True) - y)
+        # q = p / s (s = row sum), r = clip(q), L = -sum y log r.
+        # g_j = dL/dq_j = -y_j / r_j inside the clip range, 0 outside; dL/dp_k = (g_k - sum_j g_j q_j) / s
+        s = p.sum(axis=-1, keepdims=True)
+        q = p / s
+        r = np.clip(q, EPSILON, 1.0 - EPSILON)
+        inside = (q >= EPSILON) & (q <= 1.0 - EPSILON)
+        g = inside * (-y / r)
+        return scale * (g - (g * q).sum(axis=-1, keepdims=True)) / s
+    y = _hinge_labels(y)
+    margin = 1.0 - y * p
+    if name == "hinge":
+        return scale * np.where(margin > 0, -y, 0.0) / d
+    # squared_hinge
+    return scale * -2.0 * y * np.maximum(margin, 0.0) / d
+
+
+# ---------------------------------------------------------------------------------------------
+# Metrics (Keras MeanMetricWrapper: sample-weighted mean over rows, sum(w v) / sum(w))
+# ---------------------------------------------------------------------------------------------
+
+def metric_values(name, y_true, y_pred):
+    """Per-row metric value, shape (N,)."""
+    y_pred = _as2d(y_pred, "y_pred")
+    y_true = _as2d(y_true, "y_true")
+    if name == "binary_accuracy":
+        return ((y_pred > 0.5).astype(np.float64) == y_true).mean(axis=-1)
+    if name == "categorical_accuracy":
+        return (y_pred.argmax(axis=-1) == y_true.argmax(axis=-1)).astype(np.float64)
+    if name == "sparse_categorical_accuracy":
+        return (y_pred.argmax(axis=-1) == y_true[:, 0]).astype(np.float64)
+    if name == "mae":
+        return np.abs(y_pred - y_true).mean(axis=-1)
+    if name == "mse":
+        return ((y_pred - y_true) ** 2).mean(axis=-1)
+    raise ValueError(f"metric must be one of {METRICS}; received {name!r}")
+
+
+def metric(name, y_true, y_pred, sample_weight=None):
+    v = metric_values(name, y_true, y_pred)
+    w = _sample_weight(sample_weight, v.shape[0])
+    return float((w * v).sum() / w.sum())
+
+
+# ---------------------------------------------------------------------------------------------
+# Optimizers (Keras 3). step(params, grads) updates the arrays of `params` in place.
+# ---------------------------------------------------------------------------------------------
+
+class Optimizer:
+    """Shared part of every Keras 3 optimizer: iteration count, gradient clipping, weight decay."""
+
+    def __init__(self, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None):
+        if sum(c is not None for c in (clipnorm, clipvalue, global_clipnorm)) > 1:
+            raise ValueError("only one of clipnorm, clipvalue and global_clipnorm can be set")
+        self.learning_rate = float(learning_rate)
+        self.weight_decay = weight_decay
+        self.clipnorm = clipnorm
+        self.clipvalue = clipvalue
+        self.global_clipnorm = global_clipnorm
+        self.iterations = 0  # steps done so far; the step being taken is t = iterations + 1
+        self.state = None
+
+    def _clip(self, grads):
+        if self.clipnorm is not None and self.clipnorm > 0:
+            # per tensor: g * c / max(||g||, c)
+            return [g * self.clipnorm / max(np.sqrt((g * g).sum()), self.clipnorm) for g in grads]
+        if self.global_clipnorm is not None and self.global_clipnorm > 0:
+            norm = np.sqrt(sum((g * g).sum() for g in grads))
+            return [g * self.global_clipnorm / max(norm, self.global_clipnorm) for g in grads]
+        if self.clipvalue is not None and self.clipvalue > 0:
+            return [np.clip(g, -self.clipvalue, self.clipvalue) for g in grads]
+        return grads
+
+    def build(self, params):
+        """Per-parameter state: a list (one entry per tensor) of dicts of arrays."""
+        return [{} for _ in params]
+
+    def begin_step(self, t):
+        """Hook for state shared by all tensors (Nadam's u_product)."""
+
+    def update(self, w, g, s, t):
+        raise NotImplementedError
+
+    def step(self, params, grads):
+        if len(params) != len(grads):
+            raise ValueError(f"grads must hold one array per parameter ({len(params)}); received {len(grads)}")
+        grads = [np.asarray(g, dtype=np.float64) for g in grads]
+        if self.state is None:
+            self.state = self.build(params)
+        grads = self._clip(grads)
+        if self.weight_decay:
+            for w in params:
+                w -= w * self.weight_decay * self.learning_rate
+        t = self.iterations + 1
+        self.begin_step(t)
+        for w, g, s in zip(params, grads, self.state):
+            self.update(w, g, s, t)
+        self.iterations += 1
+        return params
+
+
+class SGD(Optimizer):
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, **kw):
+        super().__init__(learning_rate, **kw)
+        self.momentum = momentum
+        self.nesterov = nesterov
+
+    def build(self, params):
+        return [{"m": np.zeros_like(w)} for w in params]
+
+    def update(self, w, g, s, t):
+        lr = self.learning_rate
+        if self.momentum != 0:
+            s["m"] = self.momentum * s["m"] - lr * g
+            if self.nesterov:
+                w += self.momentum * s["m"] - lr * g
+            else:
+                w += s["m"]
+        else:
+            w -= lr * g
+
+
+class RMSprop(Optimizer):
+    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, **kw):
+        super().__init__(learning_rate, **kw)
+        self.rho, self.momentum, self.epsilon, self.centered = rho, momentum, epsilon, centered
+
+    def build(self, params):
+        return [{"v": np.zeros_like(w), "m": np.zeros_like(w), "mg": np.zeros_like(w)} for w in params]
+
+    def update(self, w, g, s, t):
+        rho = self.rho
+        s["v"] = rho * s["v"] + (1 - rho) * g * g
+        if self.centered:
+            s["mg"] = rho * s["mg"] + (1 - rho) * g
+            denominator = s["v"] - s["mg"] ** 2 + self.epsilon
+        else:
+            denominator = s["v"] + self.epsilon
+        increment = self.learning_rate * g / np.sqrt(denominator)
+        if self.momentum > 0:
+            s["m"] = self.momentum * s["m"] + increment
+            w -= s["m"]
+        else:
+            w -= increment
+
+
+class Adagrad(Optimizer):
+    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, **kw):
+        super().__init__(learning_rate, **kw)
+        self.initial_accumulator_value, self.epsilon = initial_accumulator_value, epsilon
+
+    def build(self, params):
+        return [{"acc": np.full_like(w, self.initial_accumulator_value)} for w in params]
+
+    def update(self, w, g, s, t):
+        s["acc"] = s["acc"] + g * g
+        w -= self.learning_rate * g / np.sqrt(s["acc"] + self.epsilon)
+
+
+class Adadelta(Optimizer):
+    def __init__(self, learning_rate=0.001, rho=0.95, epsilon=1e-7, **kw):
+        super().__init__(learning_rate, **kw)
+        self.rho, self.epsilon = rho, epsilon
+
+    def build(self, params):
+        return [{"eg": np.zeros_like(w), "ed": np.zeros_like(w)} for w in params]
+
+    def update(self, w, g, s, t):
+        rho, eps = self.rho, self.epsilon
+        s["eg"] = rho * s["eg"] + (1 - rho) * g * g
+        delta = -np.sqrt(s["ed"] + eps) / np.sqrt(s["eg"] + eps) * g
+        s["ed"] = rho * s["ed"] + (1 - rho) * delta * delta
+        w += self.learning_rate * delta
+
+
+class Adam(Optimizer):
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, **kw):
+        super().__init__(learning_rate, **kw)
+        self.beta_1, self.beta_2, self.epsilon, self.amsgrad = beta_1, beta_2, epsilon, amsgrad
+
+    def build(self, params):
+        return [{"m": np.zeros_like(w), "v": np.zeros_like(w), "vhat": np.zeros_like(w)} for w in params]
+
+    def update(self, w, g, s, t):
+        b1, b2 = self.beta_1, self.beta_2
+        alpha = self.learning_rate * math.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+        s["m"] = s["m"] + (g - s["m"]) * (1 - b1)
+        s["v"] = s["v"] + (g * g - s["v"]) * (1 - b2)
+        v = s["v"]
+        if self.amsgrad:
+            s["vhat"] = np.maximum(s["vhat"], s["v"])
+            v = s["vhat"]
+        w -= alpha * s["m"] / (np.sqrt(v) + self.epsilon)
+
+
+class AdamW(Adam):
+    def __init__(self, learning_rate=0.001, weight_decay=0.004, **kw):
+        super().__init__(learning_rate, weight_decay=weight_decay, **kw)
+
+
+class Adamax(Optimizer):
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kw):
+        super().__init__(learning_rate, **kw)
+        self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
+
+    def build(self, params):
+        return [{"m": np.zeros_like(w), "u": np.zeros_like(w)} for w in params]
+
+    def update(self, w, g, s, t):
+        b1 = self.beta_1
+        s["m"] = s["m"] + (g - s["m"]) * (1 - b1)
+        s["u"] = np.maximum(self.beta_2 * s["u"], np.abs(g))
+        w -= self.learning_rate * s["m"] / ((1 - b1 ** t) * (s["u"] + self.epsilon))
+
+
+class Nadam(Optimizer):
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kw):
+        super().__init__(learning_rate, **kw)
+        self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
+        self.u_product = 1.0  # shared by all tensors, advanced once per step
+
+    def build(self, params):
+        return [{"m": np.zeros_like(w), "v": np.zeros_like(w)} for w in params]
+
+    def _u(self, t):
+        return self.beta_1 * (1.0 - 0.5 * 0.96 ** (0.004 * t))
+
+    def begin_step(self, t):
+        self.u_product *= self._u(t)
+
+    def update(self, w, g, s, t):
+        b1, b2 = self.beta_1, self.beta_2
+        u_t, u_t1 = self._u(t), self._u(t + 1)
+        u_prod_t = self.u_product
+        u_prod_t1 = u_prod_t * u_t1
+        s["m"] = s["m"] + (g - s["m"]) * (1 - b1)
+        s["v"] = s["v"] + (g * g - s["v"]) * (1 - b2)
+        m_hat = u_t1 * s["m"] / (1 - u_prod_t1) + (1 - u_t) * g / (1 - u_prod_t)
+        v_hat = s["v"] / (1 - b2 ** t)
+        w -= self.learning_rate * m_hat / (np.sqrt(v_hat) + self.epsilon)
+
+
+OPTIMIZERS = {
+    "sgd": SGD, "rmsprop": RMSprop, "adagrad": Adagrad, "adadelta": Adadelta,
+    "adam": Adam, "adamw": AdamW, "adamax": Adamax, "nadam": Nadam,
+}
+
+
+def make_optimizer(name, config=None):
+    if name not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {tuple(OPTIMIZERS)}; received {name!r}")
+    return OPTIMIZERS[name](**(config or {}))
+
+
+def optimizer_trajectory(name, config, w0, grads):
+    """Mirror of _core.optimizer_trajectory: parameter values after each of the steps, shape (steps, n)."""
+    opt = make_optimizer(name, config)
+    w = np.array(w0, dtype=np.float64).reshape(-1)
+    grads = np.asarray(grads, dtype=np.float64)
+    out = np.empty((grads.shape[0], w.size))
+    for k in range(grads.shape[0]):
+        opt.step([w], [grads[k]])
+        out[k] = w
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Dense network (a sequential stack of Dense and Activation ops, no dropout)
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class Dense:
+    n_in: int
+    n_out: int
+    activation: str = "linear"
+    use_bias: bool = True
+    kernel_l1: float = 0.0
+    kernel_l2: float = 0.0
+    bias_l1: float = 0.0
+    bias_l2: float = 0.0
+
+
+@dataclass
+class Activation:
+    n: int
+    activation: str
+
+
+def param_shapes(layers):
+    """Shapes of the flat parameter list [W0, b0, W1, ...] (a bias only where use_bias)."""
+    shapes = []
+    for layer in layers:
+        if isinstance(layer, Dense):
+            shapes.append((layer.n_in, layer.n_out))
+            if layer.use_bias:
+                shapes.append((layer.n_out,))
+    return shapes
+
+
+def _split_params(layers, params):
+    """Per-op (W, b) pairs (None for Activation ops; b None without bias)."""
+    shapes = param_shapes(layers)
+    if len(params) != len(shapes):
+        raise ValueError(f"params must hold {len(shapes)} arrays; received {len(params)}")
+    for p, shape in zip(params, shapes):
+        if np.shape(p) != shape:
+            raise ValueError(f"parameter shapes must be {shapes}; received {[np.shape(q) for q in params]}")
+    out, k = [], 0
+    for layer in layers:
+        if isinstance(layer, Dense):
+            W = np.asarray(params[k], dtype=np.float64)
+            k += 1
+            b = None
+            if layer.use_bias:
+                b = np.asarray(params[k], dtype=np.float64)
+                k += 1
+            out.append((W, b))
+        else:
+            out.append(None)
+    return out
+
+
+def _fused(layers, loss, from_logits):
+    """True when the last op's activation is computed together with the loss, from logits."""
+    if from_logits or not layers:
+        return False
+    act = layers[-1].activation
+    return (act == "sigmoid" and loss == "binary_crossentropy") or (
+        act == "softmax" and loss in ("categorical_crossentropy", "sparse_categorical_crossentropy"))
+
+
+def forward(layers, params, x):
+    """Network output for input x (what predict returns)."""
+    return _forward(layers, params, x)[0]
+
+
+def _forward(layers, params, x):
+    """Output and per-op cache of (input, pre-activation z)."""
+    a = _as2d(x, "x")
+    cache = []
+    for layer, wb in zip(layers, _split_params(layers, params)):
+        inp = a
+        if isinstance(layer, Dense):
+            W, b = wb
+            z = inp @ W + (b if b is not None else 0.0)
+        else:
+            z = inp
+        a = activation_forward(layer.activation, z)
+        cache.append((inp, z))
+    return a, cache
+
+
+def regularization_loss(layers, params):
+    """Keras 3 L1L2: l1 * sum|w| + l2 * sum(w^2), summed over the regularized tensors."""
+    total = 0.0
+    for layer, wb in zip(layers, _split_params(layers, params)):
+        if isinstance(layer, Dense):
+            W, b = wb
+            total += layer.kernel_l1 * np.abs(W).sum() + layer.kernel_l2 * (W * W).sum()
+            if b is not None:
+                total += layer.bias_l1 * np.abs(b).sum() + layer.bias_l2 * (b * b).sum()
+    return float(total)
+
+
+def loss_and_grads(layers, params, x, y, loss, from_logits=False, sample_weight=None):
+    """(loss, grads): reduced data loss + regularization, and its gradient per parameter tensor.
+
+    Mirrors _core.Network.forward_backward: a sigmoid + binary_crossentropy or softmax +
+    (sparse_)categorical_crossentropy last op is fused (loss computed from the logits z).
+    """
+    out, cache = _forward(layers, params, x)
+    fused = _fused(layers, loss, from_logits)
+    z_last = cache[-1][1]
+    if fused:
+        data_loss = loss_forward(loss, y, z_last, sample_weight, from_logits=True)
+        dz = loss_backward(loss, y, z_last, sample_weight, from_logits=True)
+    else:
+        data_loss = loss_forward(loss, y, out, sample_weight, from_logits)
+        dout = loss_backward(loss, y, out, sample_weight, from_logits)
+    per_op = _split_params(layers, params)
+    grads_per_op = [None] * len(layers)
+    for i in range(len(layers) - 1, -1, -1):
+        layer = layers[i]
+        inp, z = cache[i]
+        if not (fused and i == len(layers) - 1):
+            dz = activation_backward(layer.activation, z, dout)
+        if isinstance(layer, Dense):
+            W, b = per_op[i]
+            dW = inp.T @ dz + layer.kernel_l1 * np.sign(W) + 2.0 * layer.kernel_l2 * W
+            db = None
+            if b is not None:
+                db = dz.sum(axis=0) + layer.bias_l1 * np.sign(b) + 2.0 * layer.bias_l2 * b
+            grads_per_op[i] = (dW, db)
+            dout = dz @ W.T
+        else:
+            dout = dz
+    grads = []
+    for g in grads_per_op:
+        if g is not None:
+            grads.append(g[0])
+            if g[1] is not None:
+                grads.append(g[1])
+    return data_loss + regularization_loss(layers, params), grads
+
+
+def evaluate(layers, params, x, y, loss, from_logits=False, sample_weight=None, metrics=()):
+    """[loss, metric values...] on the whole data (batch size does not change these)."""
+    out, cache = _forward(layers, params, x)
+    if _fused(layers, loss, from_logits):
+        data_loss = loss_forward(loss, y, cache[-1][1], sample_weight, from_logits=True)
+    else:
+        data_loss = loss_forward(loss, y, out, sample_weight, from_logits)
+    result = [data_loss + regularization_loss(layers, params)]
+    result += [metric(m, y, out, sample_weight) for m in metrics]
+    return result
+
+
+def train(layers, params, batches, loss, optimizer, opt_config=None, from_logits=False):
+    """Plain mini-batch loop: one step per (x, y, sample_weight) batch, in the given order.
+
+    Returns (weights, losses): weights[k] is a copy of the parameter list after step k,
+    losses[k] the loss of batch k computed before its update (what train_on_batch returns).
+    """
+    params = [np.array(p, dtype=np.float64) for p in params]
+    opt = make_optimizer(optimizer, opt_config)
+    weights, losses = [], []
+    for batch in batches:
+        x, y = batch[0], batch[1]
+        sample_weight = batch[2] if len(batch) > 2 else None
+        value, grads = loss_and_grads(layers, params, x, y, loss, from_logits, sample_weight)
+        opt.step(params, grads)
+        weights.append([p.copy() for p in params])
+        losses.append(value)
+    return weights, losses
+
+
+# ---------------------------------------------------------------------------------------------
+# Example data: valid targets and predictions for each loss, away from non-differentiable points
+# ---------------------------------------------------------------------------------------------
+
+def example_targets(loss, rng, n, d):
+    """y_true of shape (n, d) ((n, 1) class indices for sparse) in the domain of `loss`."""
+    if loss in ("mse", "mae", "huber"):
+        return rng.normal(size=(n, d))
+    if loss == "binary_crossentropy":
+        return (rng.uniform(size=(n, d)) < 0.5).astype(np.float64)
+    if loss == "categorical_crossentropy":
+        return np.eye(d)[rng.integers(0, d, size=n)]
+    if loss == "sparse_categorical_crossentropy":
+        return rng.integers(0, d, size=(n, 1)).astype(np.float64)
+    if loss in ("hinge", "squared_hinge"):
+        return (rng.uniform(size=(n, d)) < 0.5).astype(np.float64)  # 0/1, converted to -1/1
+    raise ValueError(f"loss must be one of {LOSSES}; received {loss!r}")
+
+
+def example_predictions(loss, y_true, rng, from_logits=False, margin=0.05):
+    """y_pred for `loss` and `y_true`, at least `margin` away from the loss's kinks and clip bounds."""
+    y_true = np.asarray(y_true, dtype=np.float64)
+    n = y_true.shape[0]
+    if loss in ("categorical_crossentropy", "sparse_categorical_crossentropy"):
+        d = y_true.shape[1] if loss == "categorical_crossentropy" else int(y_true.max()) + 2
+        if from_logits:
+            return 2.0 * rng.normal(size=(n, d))
+        return rng.uniform(0.05, 1.0, size=(n, d))  # rows not normalized: exercises the division by the sum
+    d = y_true.shape[1]
+    if loss == "binary_crossentropy":
+        return 2.0 * rng.normal(size=(n, d)) if from_logits else rng.uniform(0.05, 0.95, size=(n, d))
+    p = rng.normal(size=(n, d))
+    if loss == "mae":  # |p - y| >= margin
+        e = p - y_true
+        return np.where(np.abs(e) < margin, y_true + np.where(e < 0, -margin, margin), p)
+    if loss == "huber":  # ||p - y| - delta| >= margin
+        e = p - y_true
+        bad = np.abs(np.abs(e) - HUBER_DELTA) < margin
+        return np.where(bad, y_true + np.sign(e) * (HUBER_DELTA + 2 * margin), p)
+    if loss in ("hinge", "squared_hinge"):  # |1 - y p| >= margin with y in -1/1
+        y = _hinge_labels(y_true)
+        bad = np.abs(1.0 - y * p) < margin
+        return np.where(bad, p + 3 * margin * y, p)
+    return p
+
+
+def example_preactivations(activation, rng, shape, margin=0.05):
+    """z for `activation`, at least `margin` away from 0 and from hard_sigmoid's corners at +-3."""
+    z = rng.uniform(-4.0, 4.0, size=shape)
+    z = np.where(np.abs(z) < margin, z + np.where(z < 0, -2 * margin, 2 * margin), z)
+    if activation == "hard_sigmoid":
+        z = np.where(np.abs(np.abs(z) - 3.0) < margin, z * 0.9, z)
+    return z
