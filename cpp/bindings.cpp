@@ -322,7 +322,33 @@ void bind_network(py::module_& m, const char* cls) {
                  return s.net->train_on_batch(x.data(), y.data(), w, x.shape(0));
              },
              py::arg("x"), py::arg("y"), py::arg("sample_weight") = py::none())
-        .def("begin_epoch", [](PN& s, idx n, bool shuffle) { s.net->begin_epoch(n, shuffle); })
+        .def("begin_epoch", [](PN& s, idx n, bool shuffle, idx batch_size) { s.net->begin_epoch(n, shuffle, batch_size); },
+             py::arg("n"), py::arg("shuffle"), py::arg("batch_size") = 0)
+        .def("train_epochs",
+             [](PN& s, Arr<T> x, Arr<T> y, py::object sw, idx batch_size, bool shuffle, idx epochs,
+                bool stop_on_nonfinite) {
+                 // Returns (status, logs of the completed epochs, exception or None): an interrupt does not lose
+                 // the logs of the epochs that finished; the caller raises the exception after recording them.
+                 s.check_xy(x, y);
+                 if (batch_size < 1) fail("batch_size", "an integer >= 1", std::to_string(batch_size));
+                 Arr<T> wk;
+                 const T* w = s.weights_ptr(sw, x.shape(0), wk);
+                 std::vector<std::vector<double>> logs;
+                 Status st;
+                 {
+                     py::gil_scoped_release nogil;
+                     st = s.net->train_epochs(x.data(), y.data(), w, x.shape(0), batch_size, shuffle, epochs,
+                                              python_interrupted, stop_on_nonfinite, &logs);
+                 }
+                 py::object exc = py::none();
+                 if (st == Status::Interrupted) {
+                     py::error_already_set err;  // fetches and clears the pending exception
+                     exc = err.value();
+                 }
+                 return py::make_tuple(int(st), logs, exc);
+             },
+             py::arg("x"), py::arg("y"), py::arg("sample_weight"), py::arg("batch_size"), py::arg("shuffle"),
+             py::arg("epochs"), py::arg("stop_on_nonfinite") = false)
         .def("train_batches",
              [](PN& s, Arr<T> x, Arr<T> y, py::object sw, idx batch_size, idx b0, idx b1, bool stop_on_nonfinite,
                 bool check_interrupts) {
@@ -349,7 +375,7 @@ void bind_network(py::module_& m, const char* cls) {
                  s.check_xy(x, y);
                  Arr<T> wk;
                  const T* w = s.weights_ptr(sw, x.shape(0), wk);
-                 s.net->begin_epoch(x.shape(0), shuffle);
+                 s.net->begin_epoch(x.shape(0), shuffle, batch_size);
                  Status st;
                  idx done = 0;
                  {

@@ -11,6 +11,7 @@
 #include <cmath>
 
 #include "common.hpp"
+#include "vmath.hpp"
 
 namespace fastnn {
 
@@ -20,15 +21,16 @@ constexpr double kSeluScale = 1.0507009873554804934193349852946;
 
 template <class T>
 inline T sigmoid(T x) {
-    // Stable on both sides: exp never overflows; sigmoid(+-1000) is exactly 1 or 0.
-    if (x >= T(0)) return T(1) / (T(1) + std::exp(-x));
-    const T e = std::exp(x);
-    return e / (T(1) + e);
+    // Stable on both sides and branch-free (vectorizes): e = exp(-|x|) never overflows;
+    // sigmoid(+-1000) is exactly 1 or 0.
+    const T e = vexp(-std::fabs(x));
+    const T r = T(1) / (T(1) + e);
+    return x >= T(0) ? r : e * r;
 }
 
 template <class T>
 inline T softplus(T x) {
-    return std::max(x, T(0)) + std::log1p(std::exp(-std::fabs(x)));
+    return std::max(x, T(0)) + vlog1p(vexp(-std::fabs(x)));
 }
 
 template <class T>
@@ -40,7 +42,7 @@ void softmax_rows(T* a, const T* z, idx rows, idx cols) {
         for (idx c = 1; c < cols; ++c) m = std::max(m, zr[c]);
         T s = 0;
         for (idx c = 0; c < cols; ++c) {
-            ar[c] = std::exp(zr[c] - m);
+            ar[c] = vexp(zr[c] - m);
             s += ar[c];
         }
         const T inv = T(1) / s;

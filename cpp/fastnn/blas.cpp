@@ -19,6 +19,16 @@ void gemm<double>(bool transA, bool transB, int M, int N, int K, double alpha, c
                       K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
+template <>
+void gemv_row<float>(int K, int N, const float* x, const float* B, float* y) {
+    scipy_cblas_sgemv(CblasRowMajor, CblasTrans, K, N, 1.0f, B, N, x, 1, 0.0f, y, 1);
+}
+
+template <>
+void gemv_row<double>(int K, int N, const double* x, const double* B, double* y) {
+    scipy_cblas_dgemv(CblasRowMajor, CblasTrans, K, N, 1.0, B, N, x, 1, 0.0, y, 1);
+}
+
 void blas_set_num_threads(int n) { scipy_openblas_set_num_threads(n); }
 int blas_get_num_threads() { return scipy_openblas_get_num_threads(); }
 

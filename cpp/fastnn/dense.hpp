@@ -12,6 +12,7 @@
 #include "activations.hpp"
 #include "blas.hpp"
 #include "common.hpp"
+#include "threads.hpp"
 
 namespace fastnn {
 
@@ -31,15 +32,21 @@ void dense_forward(T* Z, T* A, const T* in, const T* W, const T* b, Act act, idx
                 for (idx c = 0; c < n_out; ++c) zr[c] += xk * wk[c];
             }
         }
-    } else {
-        gemm<T>(false, false, int(m), int(n_out), int(n_in), T(1), in, int(n_in), W, int(n_out), T(0), Z, int(n_out));
-        if (b)
-            for (idx r = 0; r < m; ++r) {
-                T* zr = Z + r * n_out;
-                for (idx c = 0; c < n_out; ++c) zr[c] += b[c];
-            }
+        act_forward(act, A, Z, m, n_out);
+        return;
     }
-    act_forward(act, A, Z, m, n_out);
+    if (m == 1)
+        gemv_row<T>(int(n_in), int(n_out), in, W, Z);
+    else
+        gemm<T>(false, false, int(m), int(n_out), int(n_in), T(1), in, int(n_in), W, int(n_out), T(0), Z, int(n_out));
+    // Bias and activation in one pass over each row while it is in cache.
+    FASTNN_PARALLEL_FOR(m * n_out)
+    for (idx r = 0; r < m; ++r) {
+        T* zr = Z + r * n_out;
+        if (b)
+            for (idx c = 0; c < n_out; ++c) zr[c] += b[c];
+        act_forward(act, A + r * n_out, zr, 1, n_out);
+    }
 }
 
 template <class T>
@@ -59,11 +66,16 @@ void dense_backward(T* din, T* dW, T* db, const T* dz, const T* in, const T* W, 
     } else {
         gemm<T>(true, false, int(n_in), int(n_out), int(m), T(1), in, int(n_in), dz, int(n_out), T(0), dW, int(n_out));
     }
-    if (db) {
-        std::fill(db, db + n_out, T(0));
-        for (idx r = 0; r < m; ++r) {
-            const T* dr = dz + r * n_out;
-            for (idx c = 0; c < n_out; ++c) db[c] += dr[c];
+    if (db) {  // column sums, rows added in order (the same result at any thread count)
+        constexpr idx kBlock = 64;
+        FASTNN_PARALLEL_FOR(m * n_out)
+        for (idx c0 = 0; c0 < n_out; c0 += kBlock) {
+            const idx c1 = std::min(n_out, c0 + kBlock);
+            std::fill(db + c0, db + c1, T(0));
+            for (idx r = 0; r < m; ++r) {
+                const T* dr = dz + r * n_out;
+                for (idx c = c0; c < c1; ++c) db[c] += dr[c];
+            }
         }
     }
     if (!din) return;

@@ -92,7 +92,7 @@ double loss_rows(Loss loss, bool logits, const T* y, const T* p, const T* w, T* 
                     const T t = yr[c];
                     if (logits) {  // max(z,0) - z t + log(1 + exp(-|z|))
                         const T z = pr[c];
-                        Lr += double(std::max(z, T(0)) - z * t + std::log1p(std::exp(-std::fabs(z))));
+                        Lr += double(std::max(z, T(0)) - z * t + vlog1p(vexp(-std::fabs(z))));
                         if (dr) dr[c] = g * (sigmoid(z) - t) * inv_cols;
                     } else {  // -(t log q + (1 - t) log(1 - q)), q = clip(p)
                         const T q = std::min(std::max(pr[c], eps), T(1) - eps);

@@ -128,6 +128,9 @@ void Network<T>::compile(Loss loss, bool from_logits, const OptConfig& opt, cons
              ((last.act == Act::Softmax && (loss == Loss::CCE || loss == Loss::SparseCCE)) ||
               (last.act == Act::Sigmoid && loss == Loss::BCE));
     metrics_ = metrics;
+    fm_ = true;
+    for (const OpSpec& op : ops_) fm_ = fm_ && op.n_in <= kSmallWidth && op.n_out <= kSmallWidth;
+    train_ws_ = Workspace<T>();
     opt_.cfg = opt;
     opt_.reset(params_.size());
     compiled_ = true;
@@ -207,6 +210,9 @@ void Network<T>::ensure(Workspace<T>& ws, idx cap, bool training, int first, int
         }
     }
     if (training) {
+        ws.xt.resize(std::size_t(cap * n_in()));
+        ws.yt.resize(std::size_t(cap * std::max<idx>(target_cols(), 1)));
+        ws.fm.ensure(cap, width);
         ws.d0.resize(std::size_t(cap * width));
         ws.d1.resize(std::size_t(cap * width));
         ws.xb.resize(std::size_t(cap * n_in()));
@@ -216,19 +222,26 @@ void Network<T>::ensure(Workspace<T>& ws, idx cap, bool training, int first, int
 }
 
 template <class T>
-void Network<T>::forward(Workspace<T>& ws, const T* x, idx m, bool training, int first, int last) const {
+void Network<T>::forward(Workspace<T>& ws, const T* x, idx m, bool training, int first, int last, bool fm) const {
     const T* in = x;
     for (int i = first; i <= last; ++i) {
         const OpSpec& op = ops_[i];
         ws.in[i] = in;
         switch (op.kind) {
             case OpKind::Dense:
-                dense_forward(ws.Z[i], ws.A[i], in, params_.data() + op.w_off,
-                              op.use_bias ? params_.data() + op.b_off : nullptr, op.act, m, op.n_in, op.n_out);
+                if (fm) {
+                    fm_dense_forward(ws.Z[i], in, params_.data() + op.w_off,
+                                     op.use_bias ? params_.data() + op.b_off : nullptr, m, op.n_in, op.n_out);
+                    fm_act_forward(op.act, ws.A[i], ws.Z[i], m, op.n_out, ws.fm);
+                } else {
+                    dense_forward(ws.Z[i], ws.A[i], in, params_.data() + op.w_off,
+                                  op.use_bias ? params_.data() + op.b_off : nullptr, op.act, m, op.n_in, op.n_out);
+                }
                 break;
             case OpKind::Activation:
                 ws.Z[i] = const_cast<T*>(in);
-                act_forward(op.act, ws.A[i], in, m, op.n_out);
+                if (fm) fm_act_forward(op.act, ws.A[i], in, m, op.n_out, ws.fm);
+                else act_forward(op.act, ws.A[i], in, m, op.n_out);
                 break;
             case OpKind::Dropout:
                 if (training && op.rate > 0) {
@@ -254,15 +267,18 @@ void Network<T>::forward(Workspace<T>& ws, const T* x, idx m, bool training, int
 }
 
 template <class T>
-double Network<T>::loss_and_grad(Workspace<T>& ws, const T* y, const T* w, idx m, bool want_grad) const {
+double Network<T>::loss_and_grad(Workspace<T>& ws, const T* y, const T* w, idx m, bool want_grad, bool fm) const {
     const int last = int(ops_.size()) - 1;
     const T* p = fused_ ? ws.Z[last] : ws.A[last];
+    if (fm)
+        return fm_loss(loss_, fused_ || from_logits_, ws.yt.data(), p, w, want_grad ? ws.d0.data() : nullptr, m,
+                       n_out(), T(1) / T(m), ws.fm);
     return loss_rows(loss_, fused_ || from_logits_, y, p, w, want_grad ? ws.d0.data() : nullptr, m, n_out(),
                      T(1) / T(m));
 }
 
 template <class T>
-void Network<T>::backward(Workspace<T>& ws, idx m) {
+void Network<T>::backward(Workspace<T>& ws, idx m, bool fm) {
     // ws.d0 holds dL/dA[last] (or dL/dZ[last] when fused).
     T* g = ws.d0.data();
     T* spare = ws.d1.data();
@@ -272,15 +288,23 @@ void Network<T>::backward(Workspace<T>& ws, idx m) {
         const bool skip_act = (i == last && fused_) || op.act == Act::Linear;
         switch (op.kind) {
             case OpKind::Dense: {
-                if (!skip_act) act_backward(op.act, g, ws.Z[i], ws.A[i], g, m, op.n_out);  // g becomes dz
-                dense_backward(i > 0 ? spare : nullptr, grads_.data() + op.w_off,
-                               op.use_bias ? grads_.data() + op.b_off : nullptr, g, ws.in[i],
-                               params_.data() + op.w_off, m, op.n_in, op.n_out);
+                if (!skip_act) {  // g becomes dz
+                    if (fm) fm_act_backward(op.act, g, ws.Z[i], ws.A[i], g, m, op.n_out, ws.fm);
+                    else act_backward(op.act, g, ws.Z[i], ws.A[i], g, m, op.n_out);
+                }
+                T* dW = grads_.data() + op.w_off;
+                T* db = op.use_bias ? grads_.data() + op.b_off : nullptr;
+                const T* W = params_.data() + op.w_off;
+                if (fm) fm_dense_backward(i > 0 ? spare : nullptr, dW, db, g, ws.in[i], W, m, op.n_in, op.n_out);
+                else dense_backward(i > 0 ? spare : nullptr, dW, db, g, ws.in[i], W, m, op.n_in, op.n_out);
                 std::swap(g, spare);
                 break;
             }
             case OpKind::Activation:
-                if (!skip_act) act_backward(op.act, g, ws.Z[i], ws.A[i], g, m, op.n_out);
+                if (!skip_act) {
+                    if (fm) fm_act_backward(op.act, g, ws.Z[i], ws.A[i], g, m, op.n_out, ws.fm);
+                    else act_backward(op.act, g, ws.Z[i], ws.A[i], g, m, op.n_out);
+                }
                 break;
             case OpKind::Dropout: {
                 const T* mk = ws.mask[i].data();
@@ -315,10 +339,33 @@ double Network<T>::regularization(bool add_grad) {
 }
 
 template <class T>
-void Network<T>::accumulate_metrics(const Workspace<T>& ws, const T* y, const T* w, idx m, double* sums,
-                                    double* wsums) const {
+void Network<T>::accumulate_metrics(Workspace<T>& ws, const T* y, const T* w, idx m, double* sums,
+                                    double* wsums, bool fm) const {
+    if (metrics_.empty()) return;
     const T* p = ws.A[ops_.size() - 1];
+    if (fm) {
+        transpose(ws.fm.rows_a.data(), p, n_out(), m);
+        p = ws.fm.rows_a.data();
+    }
     for (std::size_t k = 0; k < metrics_.size(); ++k) metric_rows(metrics_[k], y, p, w, m, n_out(), &sums[k], &wsums[k]);
+}
+
+template <class T>
+double Network<T>::forward_loss(Workspace<T>& ws, const T* x, const T* y, const T* w, idx m) {
+    const int last = int(ops_.size()) - 1;
+    if (fm_) {
+        transpose(ws.xt.data(), x, m, n_in());
+        transpose(ws.yt.data(), y, m, target_cols());
+        x = ws.xt.data();
+    }
+    forward(ws, x, m, true, 0, last, fm_);
+    return loss_and_grad(ws, y, w, m, true, fm_) / double(m) + regularization(false);
+}
+
+template <class T>
+void Network<T>::backward_all(Workspace<T>& ws, idx m) {
+    backward(ws, m, fm_);
+    regularization(true);
 }
 
 template <class T>
@@ -327,24 +374,20 @@ double Network<T>::forward_backward(const T* x, const T* y, const T* w, idx m) {
     TrainingGuard guard(training_);
     std::unique_lock lock(mtx_);
     ensure(train_ws_, m, true, 0, int(ops_.size()) - 1);
-    forward(train_ws_, x, m, true, 0, int(ops_.size()) - 1);
-    const double data_loss = loss_and_grad(train_ws_, y, w, m, true) / double(m);
-    backward(train_ws_, m);
-    return data_loss + regularization(true);
+    const double loss = forward_loss(train_ws_, x, y, w, m);
+    backward_all(train_ws_, m);
+    return loss;
 }
 
 // One optimizer step on rows [x, y, w] of m samples; returns the batch loss (with regularization).
 template <class T>
 double Network<T>::step(Workspace<T>& ws, const T* x, const T* y, const T* w, idx m, bool stop_on_nonfinite,
                         bool* nonfinite) {
-    const int last = int(ops_.size()) - 1;
     std::unique_lock lock(mtx_);
-    forward(ws, x, m, true, 0, last);
-    const double loss = loss_and_grad(ws, y, w, m, true) / double(m) + regularization(false);
+    const double loss = forward_loss(ws, x, y, w, m);
     *nonfinite = !std::isfinite(loss);
     if (*nonfinite && stop_on_nonfinite) return loss;  // keep the weights of the last finite step
-    backward(ws, m);
-    regularization(true);
+    backward_all(ws, m);
     opt_.step(params_.data(), grads_.data(), params_.size(), spans_);
     return loss;
 }
@@ -357,19 +400,20 @@ std::vector<double> Network<T>::train_on_batch(const T* x, const T* y, const T* 
     bool nonfinite = false;
     const double loss = step(train_ws_, x, y, w, m, false, &nonfinite);
     std::vector<double> sums(metrics_.size(), 0.0), wsums(metrics_.size(), 0.0);
-    accumulate_metrics(train_ws_, y, w, m, sums.data(), wsums.data());
+    accumulate_metrics(train_ws_, y, w, m, sums.data(), wsums.data(), fm_);
     std::vector<double> out{loss};
     for (std::size_t k = 0; k < metrics_.size(); ++k) out.push_back(wsums[k] > 0 ? sums[k] / wsums[k] : 0.0);
     return out;
 }
 
 template <class T>
-void Network<T>::begin_epoch(idx n, bool shuffle) {
+void Network<T>::begin_epoch(idx n, bool shuffle, idx batch) {
     check_trainable();
-    shuffle_ = shuffle;
+    // One batch holding every sample has the same gradient in any order: it is not shuffled.
+    shuffle_ = shuffle && !(batch >= n);
     perm_.resize(std::size_t(n));
     for (idx i = 0; i < n; ++i) perm_[i] = i;
-    if (shuffle)  // Fisher-Yates
+    if (shuffle_)  // Fisher-Yates
         for (idx i = n - 1; i > 0; --i) std::swap(perm_[i], perm_[shuffle_rng_.below(std::uint64_t(i + 1))]);
     ep_loss_ = ep_count_ = 0;
     ep_msum_.assign(metrics_.size(), 0.0);
@@ -414,7 +458,7 @@ Status Network<T>::train_batches(const T* X, const T* Y, const T* W, idx n, idx 
         }
         ep_loss_ += loss * double(m);  // Keras's loss tracker: batch means weighted by batch size
         ep_count_ += double(m);
-        accumulate_metrics(ws, yb, wb, m, ep_msum_.data(), ep_mw_.data());
+        accumulate_metrics(ws, yb, wb, m, ep_msum_.data(), ep_mw_.data(), fm_);
         ++*batches_done;
         if (interrupted && interrupted()) return Status::Interrupted;
     }
@@ -426,6 +470,21 @@ std::vector<double> Network<T>::epoch_logs() const {
     std::vector<double> out{ep_count_ > 0 ? ep_loss_ / ep_count_ : std::nan("")};
     for (std::size_t k = 0; k < metrics_.size(); ++k) out.push_back(ep_mw_[k] > 0 ? ep_msum_[k] / ep_mw_[k] : 0.0);
     return out;
+}
+
+template <class T>
+Status Network<T>::train_epochs(const T* X, const T* Y, const T* W, idx n, idx batch, bool shuffle, idx epochs,
+                                const std::function<bool()>& interrupted, bool stop_on_nonfinite,
+                                std::vector<std::vector<double>>* logs) {
+    const idx nb = (n + batch - 1) / std::max<idx>(batch, 1);
+    for (idx e = 0; e < epochs; ++e) {
+        begin_epoch(n, shuffle, batch);
+        idx done = 0;
+        const Status st = train_batches(X, Y, W, n, batch, 0, nb, interrupted, stop_on_nonfinite, &done);
+        if (st != Status::Interrupted) logs->push_back(epoch_logs());  // an interrupted epoch is not complete
+        if (st != Status::Done) return st;
+    }
+    return Status::Done;
 }
 
 template <class T>
@@ -466,7 +525,7 @@ std::vector<double> Network<T>::evaluate(const T* X, const T* Y, const T* W, idx
         const T* w = W ? W + start : nullptr;
         forward(ws, X + start * nx, m, false, 0, last);
         total += loss_and_grad(ws, y, w, m, false);
-        accumulate_metrics(ws, y, w, m, sums.data(), wsums.data());
+        accumulate_metrics(ws, y, w, m, sums.data(), wsums.data(), false);
     }
     double reg = const_cast<Network*>(this)->regularization(false);
     std::vector<double> out{n > 0 ? total / double(n) + reg : std::nan("")};

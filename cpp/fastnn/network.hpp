@@ -22,6 +22,7 @@
 #include "common.hpp"
 #include "optimizers.hpp"
 #include "random.hpp"
+#include "small.hpp"
 
 namespace fastnn {
 
@@ -44,6 +45,8 @@ struct Workspace {
     std::vector<T*> Z, A;      // pre-activation and output of each op
     std::vector<T> d0, d1;     // backward ping-pong buffers
     std::vector<T> xb, yb, wb; // gathered batch
+    std::vector<T> xt, yt;     // the batch transposed, for the feature-major path (small networks)
+    FmScratch<T> fm;
 };
 
 enum class Status { Done = 0, Interrupted = 1, NonFinite = 2 };
@@ -81,10 +84,14 @@ public:
     std::vector<double> train_on_batch(const T* x, const T* y, const T* w, idx m);
 
     // An epoch is begin_epoch, then train_batches over [b0, b1) in one or several calls, then epoch_logs.
-    void begin_epoch(idx n, bool shuffle);
+    void begin_epoch(idx n, bool shuffle, idx batch);
     Status train_batches(const T* X, const T* Y, const T* W, idx n, idx batch, idx b0, idx b1,
                          const std::function<bool()>& interrupted, bool stop_on_nonfinite, idx* batches_done);
     std::vector<double> epoch_logs() const;
+    // Whole epochs in one call; appends each completed epoch's [loss, metrics...] to logs.
+    Status train_epochs(const T* X, const T* Y, const T* W, idx n, idx batch, bool shuffle, idx epochs,
+                        const std::function<bool()>& interrupted, bool stop_on_nonfinite,
+                        std::vector<std::vector<double>>* logs);
 
     std::vector<double> evaluate(const T* X, const T* Y, const T* W, idx n, idx batch) const;
 
@@ -98,13 +105,19 @@ public:
 private:
     void check_trainable() const;
     void ensure(Workspace<T>& ws, idx cap, bool training, int first, int last) const;
-    void forward(Workspace<T>& ws, const T* x, idx m, bool training, int first, int last) const;
+    // fm: the feature-major layout of small.hpp (x is then X^T).
+    void forward(Workspace<T>& ws, const T* x, idx m, bool training, int first, int last, bool fm = false) const;
     // Loss (sum over rows of w_i L_i, regularization excluded); writes the gradient of the batch-mean loss
     // with respect to the last op's output (or its logits when fused) into ws.d0.
-    double loss_and_grad(Workspace<T>& ws, const T* y, const T* w, idx m, bool want_grad) const;
-    void backward(Workspace<T>& ws, idx m);
+    double loss_and_grad(Workspace<T>& ws, const T* y, const T* w, idx m, bool want_grad, bool fm = false) const;
+    void backward(Workspace<T>& ws, idx m, bool fm = false);
+    // Training forward pass and loss on row-major x, y (in the layout the network trains in); returns the batch
+    // loss with regularization and leaves dL/d(output) in ws.d0.
+    double forward_loss(Workspace<T>& ws, const T* x, const T* y, const T* w, idx m);
+    void backward_all(Workspace<T>& ws, idx m);
     double regularization(bool add_grad);
-    void accumulate_metrics(const Workspace<T>& ws, const T* y, const T* w, idx m, double* sums, double* wsums) const;
+    void accumulate_metrics(Workspace<T>& ws, const T* y, const T* w, idx m, double* sums, double* wsums,
+                            bool fm) const;
     double step(Workspace<T>& ws, const T* x, const T* y, const T* w, idx m, bool stop_on_nonfinite, bool* nonfinite);
 
     std::vector<OpSpec> ops_;
@@ -119,6 +132,7 @@ private:
     Loss loss_ = Loss::MSE;
     bool from_logits_ = false;
     bool fused_ = false;  // softmax + CE or sigmoid + BCE on the last op: loss taken from its logits
+    bool fm_ = false;     // every layer small: train in the feature-major layout (small.hpp)
     std::vector<Metric> metrics_;
 
     Workspace<T> train_ws_;

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "common.hpp"
+#include "threads.hpp"
 
 namespace fastnn {
 
@@ -128,13 +129,16 @@ void Optimizer<T>::step(T* w, T* g, std::size_t n, const std::vector<Span>& tens
         case OptKind::SGD: {
             const T mu = T(c.momentum);
             if (c.momentum == 0) {
+                FASTNN_PARALLEL_FOR(n)
                 for (std::size_t i = 0; i < n; ++i) w[i] -= lr * g[i];
             } else if (c.nesterov) {  // m = mu m - lr g; w += mu m - lr g
+                FASTNN_PARALLEL_FOR(n)
                 for (std::size_t i = 0; i < n; ++i) {
                     m[i] = mu * m[i] - lr * g[i];
                     w[i] += mu * m[i] - lr * g[i];
                 }
             } else {  // m = mu m - lr g; w += m
+                FASTNN_PARALLEL_FOR(n)
                 for (std::size_t i = 0; i < n; ++i) {
                     m[i] = mu * m[i] - lr * g[i];
                     w[i] += m[i];
@@ -149,7 +153,8 @@ void Optimizer<T>::step(T* w, T* g, std::size_t n, const std::vector<Span>& tens
             T* vel = m;
             T* mom = v;
             T* avg = x;
-            for (std::size_t i = 0; i < n; ++i) {
+            FASTNN_PARALLEL_FOR(n)
+                for (std::size_t i = 0; i < n; ++i) {
                 vel[i] = rho * vel[i] + (T(1) - rho) * g[i] * g[i];
                 T denom = vel[i] + eps;
                 if (c.centered) {
@@ -167,7 +172,8 @@ void Optimizer<T>::step(T* w, T* g, std::size_t n, const std::vector<Span>& tens
             break;
         }
         case OptKind::Adagrad:  // acc += g^2; w -= lr g / sqrt(acc + eps)
-            for (std::size_t i = 0; i < n; ++i) {
+            FASTNN_PARALLEL_FOR(n)
+                for (std::size_t i = 0; i < n; ++i) {
                 m[i] += g[i] * g[i];
                 w[i] -= lr * g[i] / std::sqrt(m[i] + eps);
             }
@@ -176,7 +182,8 @@ void Optimizer<T>::step(T* w, T* g, std::size_t n, const std::vector<Span>& tens
             // Eg = rho Eg + (1 - rho) g^2; d = -sqrt(Ed + eps) / sqrt(Eg + eps) g;
             // Ed = rho Ed + (1 - rho) d^2; w += lr d
             const T rho = T(c.rho);
-            for (std::size_t i = 0; i < n; ++i) {
+            FASTNN_PARALLEL_FOR(n)
+                for (std::size_t i = 0; i < n; ++i) {
                 m[i] = rho * m[i] + (T(1) - rho) * g[i] * g[i];
                 const T d = -std::sqrt(v[i] + eps) / std::sqrt(m[i] + eps) * g[i];
                 v[i] = rho * v[i] + (T(1) - rho) * d * d;
@@ -190,7 +197,8 @@ void Optimizer<T>::step(T* w, T* g, std::size_t n, const std::vector<Span>& tens
             // amsgrad: v_hat = max(v_hat, v); w -= alpha m / (sqrt(v) + eps)
             const T b1 = T(c.beta_1), b2 = T(c.beta_2);
             const T alpha = T(lr_d * std::sqrt(1 - std::pow(c.beta_2, t)) / (1 - std::pow(c.beta_1, t)));
-            for (std::size_t i = 0; i < n; ++i) {
+            FASTNN_PARALLEL_FOR(n)
+                for (std::size_t i = 0; i < n; ++i) {
                 m[i] += (g[i] - m[i]) * (T(1) - b1);
                 v[i] += (g[i] * g[i] - v[i]) * (T(1) - b2);
                 T vv = v[i];
@@ -206,7 +214,8 @@ void Optimizer<T>::step(T* w, T* g, std::size_t n, const std::vector<Span>& tens
             // m += (g - m)(1 - b1); u = max(b2 u, |g|); w -= lr m / ((1 - b1^t)(u + eps))
             const T b1 = T(c.beta_1), b2 = T(c.beta_2);
             const T bc = T(1 - std::pow(c.beta_1, t));
-            for (std::size_t i = 0; i < n; ++i) {
+            FASTNN_PARALLEL_FOR(n)
+                for (std::size_t i = 0; i < n; ++i) {
                 m[i] += (g[i] - m[i]) * (T(1) - b1);
                 v[i] = std::max(b2 * v[i], std::fabs(g[i]));
                 w[i] -= lr * m[i] / (bc * (v[i] + eps));
@@ -224,7 +233,8 @@ void Optimizer<T>::step(T* w, T* g, std::size_t n, const std::vector<Span>& tens
             const T b1 = T(c.beta_1), b2 = T(c.beta_2);
             const T cm = T(u_t1 / (1 - u_prod_t1)), cg = T((1 - u_t) / (1 - u_prod_t));
             const T cv = T(1.0 / (1 - std::pow(c.beta_2, t)));
-            for (std::size_t i = 0; i < n; ++i) {
+            FASTNN_PARALLEL_FOR(n)
+                for (std::size_t i = 0; i < n; ++i) {
                 m[i] += (g[i] - m[i]) * (T(1) - b1);
                 v[i] += (g[i] * g[i] - v[i]) * (T(1) - b2);
                 const T m_hat = cm * m[i] + cg * g[i];

@@ -323,5 +323,5 @@ def plot_hidden_space(model, X, y=None, layer=None, ax=None, threshold=0.5, reso
     ax.set_xlabel(f"{lay_name} unit 1")
     ax.set_ylabel(f"{lay_name} unit 2")
     ax.set_title(title if title is not None else f"hidden space of {lay_name}")
-    ax.legend(loc="best", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8)  # beside: the middle holds the arrow
     return drawing

@@ -1,0 +1,236 @@
+// fastnn engine: the feature-major path for small networks (every layer at most kSmallWidth wide).
+//
+// For layers of a few units, a GEMM per layer costs more in call and packing overhead than the arithmetic, and
+// row-major loops run over the few units of a row. Here a batch is held transposed: X^T (n_in, m), Z^T (n_out, m),
+// so every loop runs over the m samples of a batch, contiguous, and vectorizes.
+//
+// fm_dense_forward:  Zt (n_out, m) = W^T (n_out, n_in) @ Xt (n_in, m) + b;  W is the usual (n_in, n_out) kernel
+// fm_dense_backward: dW (n_in, n_out) = Xt @ dZt^T;  db = row sums of dZt;  dXt (n_in, m) = W @ dZt (if dXt)
+// fm_loss: the reduced loss and its gradient for targets Yt (n_out, m) (or (1, m) class indices), see losses.hpp.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "activations.hpp"
+#include "common.hpp"
+#include "losses.hpp"
+#include "vmath.hpp"
+
+namespace fastnn {
+
+constexpr idx kSmallWidth = 64;
+
+// dst (cols, rows) = src (rows, cols)^T
+template <class T>
+void transpose(T* dst, const T* src, idx rows, idx cols) {
+    for (idx r = 0; r < rows; ++r)
+        for (idx c = 0; c < cols; ++c) dst[c * rows + r] = src[r * cols + c];
+}
+
+template <class T>
+void fm_dense_forward(T* Zt, const T* Xt, const T* W, const T* b, idx m, idx n_in, idx n_out) {
+    for (idx c = 0; c < n_out; ++c) {
+        T* z = Zt + c * m;
+        const T bc = b ? b[c] : T(0);
+#pragma omp simd
+        for (idx j = 0; j < m; ++j) z[j] = bc;
+        for (idx k = 0; k < n_in; ++k) {
+            const T w = W[k * n_out + c];
+            const T* x = Xt + k * m;
+#pragma omp simd
+            for (idx j = 0; j < m; ++j) z[j] += w * x[j];
+        }
+    }
+}
+
+template <class T>
+void fm_dense_backward(T* dXt, T* dW, T* db, const T* dZt, const T* Xt, const T* W, idx m, idx n_in, idx n_out) {
+    for (idx k = 0; k < n_in; ++k) {
+        const T* x = Xt + k * m;
+        for (idx c = 0; c < n_out; ++c) {
+            const T* d = dZt + c * m;
+            T s = 0;
+#pragma omp simd reduction(+ : s)
+            for (idx j = 0; j < m; ++j) s += x[j] * d[j];
+            dW[k * n_out + c] = s;
+        }
+    }
+    if (db)
+        for (idx c = 0; c < n_out; ++c) {
+            const T* d = dZt + c * m;
+            T s = 0;
+#pragma omp simd reduction(+ : s)
+            for (idx j = 0; j < m; ++j) s += d[j];
+            db[c] = s;
+        }
+    if (!dXt) return;
+    for (idx k = 0; k < n_in; ++k) {
+        T* out = dXt + k * m;
+#pragma omp simd
+        for (idx j = 0; j < m; ++j) out[j] = T(0);
+        for (idx c = 0; c < n_out; ++c) {
+            const T w = W[k * n_out + c];
+            const T* d = dZt + c * m;
+#pragma omp simd
+            for (idx j = 0; j < m; ++j) out[j] += w * d[j];
+        }
+    }
+}
+
+// Scratch for the feature-major path, sized for `cap` samples and rows of width up to `width`.
+template <class T>
+struct FmScratch {
+    std::vector<T> rows_a, rows_b;  // (cap, width) row-major copies for softmax and fallbacks
+    std::vector<T> s0, s1, s2;      // per-sample accumulators
+    void ensure(idx cap, idx width) {
+        rows_a.resize(std::size_t(cap * width));
+        rows_b.resize(std::size_t(cap * width));
+        s0.resize(std::size_t(cap));
+        s1.resize(std::size_t(cap));
+        s2.resize(std::size_t(cap));
+    }
+};
+
+// Activation forward/backward on feature-major (n, m) data: elementwise ones directly, softmax through a
+// row-major copy (softmax runs over the units of each sample).
+template <class T>
+void fm_act_forward(Act act, T* At, const T* Zt, idx m, idx n, FmScratch<T>& s) {
+    if (act != Act::Softmax) {
+        act_forward(act, At, Zt, 1, n * m);
+        return;
+    }
+    transpose(s.rows_a.data(), Zt, n, m);
+    softmax_rows(s.rows_a.data(), s.rows_a.data(), m, n);
+    transpose(At, s.rows_a.data(), m, n);
+}
+
+template <class T>
+void fm_act_backward(Act act, T* dZt, const T* Zt, const T* At, const T* dAt, idx m, idx n, FmScratch<T>& s) {
+    if (act != Act::Softmax) {
+        act_backward(act, dZt, Zt, At, dAt, 1, n * m);
+        return;
+    }
+    transpose(s.rows_a.data(), At, n, m);
+    transpose(s.rows_b.data(), dAt, n, m);
+    act_backward(act, s.rows_b.data(), s.rows_a.data(), s.rows_a.data(), s.rows_b.data(), m, n);
+    transpose(dZt, s.rows_b.data(), m, n);
+}
+
+// sum_j w_j L_j for feature-major predictions Pt (k, m) (logits when `logits`) and targets Yt (k, m), or (1, m)
+// class indices for SparseCCE; dPt = scale * w_j * dL_j/dP when not null. Same definitions as loss_rows.
+template <class T>
+double fm_loss(Loss loss, bool logits, const T* Yt, const T* Pt, const T* w, T* dPt, idx m, idx k, T scale,
+               FmScratch<T>& s) {
+    const bool ce = loss == Loss::CCE || loss == Loss::SparseCCE;
+    if (ce && !logits) {  // probabilities: the row-major code on transposed copies
+        transpose(s.rows_a.data(), Pt, k, m);
+        std::vector<T> yrows;
+        const T* y = Yt;
+        if (loss == Loss::CCE) {
+            yrows.resize(std::size_t(m * k));
+            transpose(yrows.data(), Yt, k, m);
+            y = yrows.data();
+        }
+        const double total = loss_rows(loss, false, y, s.rows_a.data(), w, dPt ? s.rows_b.data() : nullptr, m, k, scale);
+        if (dPt) transpose(dPt, s.rows_b.data(), m, k);
+        return total;
+    }
+    T* acc = s.s0.data();
+    std::fill(acc, acc + m, T(0));
+    if (ce) {  // from logits: L_j = sum(y) lse_j - sum(y z)
+        if (loss == Loss::SparseCCE)
+            for (idx j = 0; j < m; ++j) sparse_label(Yt, j, k);
+        T* mx = s.s1.data();
+        T* sum = s.s2.data();
+        std::copy(Pt, Pt + m, mx);
+        for (idx c = 1; c < k; ++c)
+#pragma omp simd
+            for (idx j = 0; j < m; ++j) mx[j] = std::max(mx[j], Pt[c * m + j]);
+        std::fill(sum, sum + m, T(0));
+        for (idx c = 0; c < k; ++c)
+#pragma omp simd
+            for (idx j = 0; j < m; ++j) sum[j] += vexp(Pt[c * m + j] - mx[j]);
+        for (idx j = 0; j < m; ++j) mx[j] += vlog(sum[j]);  // mx now holds lse
+        const bool sparse = loss == Loss::SparseCCE;
+        T* ysum = sum;
+        std::fill(ysum, ysum + m, sparse ? T(1) : T(0));
+        if (!sparse)
+            for (idx c = 0; c < k; ++c)
+#pragma omp simd
+                for (idx j = 0; j < m; ++j) ysum[j] += Yt[c * m + j];
+        for (idx c = 0; c < k; ++c) {
+            const T* p = Pt + c * m;
+#pragma omp simd
+            for (idx j = 0; j < m; ++j) {
+                const T y = sparse ? T(Yt[j] == T(c)) : Yt[c * m + j];
+                acc[j] += (y == T(0)) ? T(0) : y * (mx[j] - p[j]);
+                if (dPt) dPt[c * m + j] = scale * (w ? w[j] : T(1)) * (vexp(p[j] - mx[j]) * ysum[j] - y);
+            }
+        }
+        double total = 0;
+        for (idx j = 0; j < m; ++j) total += double(w ? w[j] : T(1)) * double(acc[j]);
+        return total;
+    }
+    // Elementwise losses: L_j = mean over the k outputs.
+    const T inv_k = T(1) / T(k);
+    const bool hinge01 = (loss == Loss::Hinge || loss == Loss::SquaredHinge) && labels_are_binary01(Yt, m * k);
+    const T eps = T(kProbEps);
+    for (idx c = 0; c < k; ++c) {
+        const T* p = Pt + c * m;
+        const T* y = Yt + c * m;
+        T* d = dPt ? dPt + c * m : nullptr;
+#pragma omp simd
+        for (idx j = 0; j < m; ++j) {
+            const T g = scale * (w ? w[j] : T(1)) * inv_k;
+            T l = 0, dl = 0;
+            const T e = p[j] - y[j];
+            switch (loss) {
+                case Loss::MSE:
+                    l = e * e;
+                    dl = T(2) * e;
+                    break;
+                case Loss::MAE:
+                    l = std::fabs(e);
+                    dl = T((e > T(0)) - (e < T(0)));
+                    break;
+                case Loss::Huber: {
+                    const T ae = std::fabs(e);
+                    l = ae <= T(1) ? T(0.5) * e * e : ae - T(0.5);
+                    dl = ae <= T(1) ? e : T((e > T(0)) - (e < T(0)));
+                    break;
+                }
+                case Loss::BCE:
+                    if (logits) {
+                        const T z = p[j];
+                        l = std::max(z, T(0)) - z * y[j] + vlog1p(vexp(-std::fabs(z)));
+                        dl = sigmoid(z) - y[j];
+                    } else {
+                        const T q = std::min(std::max(p[j], eps), T(1) - eps);
+                        l = -(y[j] * vlog(q) + (T(1) - y[j]) * vlog(T(1) - q));
+                        dl = (p[j] > eps && p[j] < T(1) - eps) ? -y[j] / q + (T(1) - y[j]) / (T(1) - q) : T(0);
+                    }
+                    break;
+                case Loss::Hinge:
+                case Loss::SquaredHinge: {
+                    const T t = hinge01 ? T(2) * y[j] - T(1) : y[j];
+                    const T mrg = std::max(T(1) - t * p[j], T(0));
+                    const bool sq = loss == Loss::SquaredHinge;
+                    l = sq ? mrg * mrg : mrg;
+                    dl = mrg > T(0) ? (sq ? T(-2) * mrg * t : -t) : T(0);
+                    break;
+                }
+                default:
+                    break;
+            }
+            acc[j] += l;
+            if (d) d[j] = g * dl;
+        }
+    }
+    double total = 0;
+    for (idx j = 0; j < m; ++j) total += double(w ? w[j] : T(1)) * double(acc[j]);
+    return total / double(k);
+}
+
+}  // namespace fastnn
