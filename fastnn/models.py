@@ -11,6 +11,8 @@ their weights (the layers stay with the model that built them).
 """
 
 import math
+import shutil
+import textwrap
 import time
 import warnings
 
@@ -328,14 +330,13 @@ class Model:
             classes = np.argmax(y, axis=1)
         else:
             classes = np.rint(y[:, 0]).astype(np.int64)
-        table = np.ones(int(max(classes.max(initial=0), max(class_weight, default=0))) + 1)
+        cw = np.ones(n, dtype=self._net.dtype)
         for k, v in class_weight.items():
             if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
                 raise ValueError(f"class_weight: expected non-negative integer class indices as keys, got {k!r}")
             if not isinstance(v, (int, float, np.number)) or not math.isfinite(v) or v < 0:
                 raise ValueError(f"class_weight: expected finite weights >= 0, got {v!r} for class {k}")
-            table[int(k)] = float(v)
-        cw = table[classes].astype(self._net.dtype)
+            cw[classes == k] = v
         return cw if sw is None else np.ascontiguousarray(sw * cw)
 
     @staticmethod
@@ -396,9 +397,25 @@ class Model:
         warned_nan = False
         cbs.on_train_begin()
         logs = {}
+        if val is None and not hooks and all(isinstance(cb, callbacks_module.History) for cb in cbs.callbacks):
+            # Nothing to run between epochs: every epoch in one engine call, History filled afterwards.
+            status, epoch_logs, exc = net.train_epochs(x, y, sw, batch_size, bool(shuffle), epochs - initial_epoch,
+                                                       stop_on_nan)
+            for k, values in enumerate(epoch_logs):
+                cbs.on_epoch_begin(initial_epoch + k)
+                logs = dict(zip(names, values))
+                cbs.on_epoch_end(initial_epoch + k, logs)
+            self.history = history
+            if exc is not None:
+                raise exc
+            if epoch_logs and not math.isfinite(epoch_logs[-1][0]):
+                warnings.warn(f"Epoch {initial_epoch + len(epoch_logs)}: the training loss is {epoch_logs[-1][0]}; "
+                              "the learning rate may be too high", RuntimeWarning, stacklevel=2)
+            cbs.on_train_end(logs)
+            return history
         for epoch in range(initial_epoch, epochs):
             cbs.on_epoch_begin(epoch)
-            net.begin_epoch(n, bool(shuffle))
+            net.begin_epoch(n, bool(shuffle), batch_size)
             status = self._run_epoch(net, x, y, sw, batch_size, steps, cbs, hooks, user_batch_hooks, stop_on_nan,
                                      names)
             logs = dict(zip(names, net.epoch_logs()))
@@ -430,7 +447,7 @@ class Model:
             cbs.on_train_batch_begin(b)
             t0 = time.perf_counter()
             status, done = net.train_batches(x, y, sw, batch_size, b, min(steps, b + chunk), stop_on_nan, True)
-            b += done
+            b += done + (status == 2)  # a batch with a non-finite loss was run (its step not applied): report it
             cbs.on_train_batch_end(b - 1, dict(zip(names, net.epoch_logs())))
             if status != 0 or self.stop_training:
                 break
@@ -570,39 +587,38 @@ class Model:
     # ---------------------------------------------------------------- summary
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False, show_trainable=False,
                 layer_range=None):
-        """Prints the model's layers, output shapes and parameter counts in Keras's layout."""
+        """Prints the model's layers, output shapes and parameter counts in Keras 3's layout (its table for a
+        chain of layers: Layer (type), Output Shape, Param #), then total / trainable / non-trainable counts."""
+        if line_length is None:
+            line_length = min(88, shutil.get_terminal_size().columns - 4)
+        line_length = check_int(line_length, "line_length", 20)
+        positions = positions or (0.45, 0.80, 1.0)
+        if len(positions) != 3:
+            raise ValueError(f"positions: expected 3 column ends such as [0.45, 0.8, 1.0], got {positions!r}")
         print_fn = print_fn or print
-        print_fn(self._summary_text(line_length or 80))
+        print_fn(self._summary_text(line_length, positions))
 
-    def _summary_text(self, width):
-        c1, c2 = int(width * 0.45), int(width * 0.3)
-        c3 = width - c1 - c2 - 4
+    def _summary_rows(self):
         rows = []
-        for layer in self.layers if type(self) is not Sequential else self._chain:
-            shape = layer.output_shape if layer._input_size is not None else "?"
+        for layer in self.layers:
             if isinstance(layer, InputLayer):
-                shape = layer.shape
-            params = layer.count_params() if layer._input_size is not None else 0
-            rows.append((f"{layer.name} ({type(layer).__name__})", str(shape), f"{params:,}"))
-        total = sum(layer.count_params() for layer in self._chain) if self.built else 0
-        itemsize = np.dtype(self.dtype).itemsize
+                shape, params = layer.shape, "0"
+            elif layer._input_size is None:
+                shape, params = "?", "0 (unbuilt)"
+            else:
+                shape, params = layer.output_shape, f"{layer.count_params():,}"
+            rows.append((f"{layer.name} ({type(layer).__name__})", str(shape), params))
+        return rows
+
+    def _summary_text(self, line_length, positions):
+        total = self.count_params() if self.built else 0
+        size = _human_bytes(total * np.dtype(self.dtype).itemsize)
         lines = [f'Model: "{self.name}"']
-        top = "┏" + "━" * c1 + "┳" + "━" * c2 + "┳" + "━" * c3 + "┓"
-        lines.append(top)
-        lines.append("┃ " + "Layer (type)".ljust(c1 - 1) + "┃ " + "Output Shape".ljust(c2 - 1) + "┃ "
-                     + "Param #".rjust(c3 - 2) + " ┃")
-        lines.append("┡" + "━" * c1 + "╇" + "━" * c2 + "╇" + "━" * c3 + "┩")
-        for k, (a, b, p) in enumerate(rows):
-            lines.append("│ " + a.ljust(c1 - 1)[:c1 - 1] + "│ " + b.ljust(c2 - 1)[:c2 - 1] + "│ "
-                         + p.rjust(c3 - 2) + " │")
-            if k < len(rows) - 1:
-                lines.append("├" + "─" * c1 + "┼" + "─" * c2 + "┼" + "─" * c3 + "┤")
-        lines.append("└" + "─" * c1 + "┴" + "─" * c2 + "┴" + "─" * c3 + "┘")
-        lines.append(f" Total params: {total:,} ({_human_bytes(total * itemsize)})")
-        lines.append(f" Trainable params: {total:,} ({_human_bytes(total * itemsize)})")
+        lines += _table(("Layer (type)", "Output Shape", "Param #"), self._summary_rows(),
+                        _column_widths(line_length, positions))
+        lines.append(f" Total params: {total:,} ({size})")
+        lines.append(f" Trainable params: {total:,} ({size})")
         lines.append(f" Non-trainable params: 0 ({_human_bytes(0)})")
-        if not self.built:
-            lines.append(" (the model is not built yet: parameter counts appear once it knows its input size)")
         return "\n".join(lines)
 
     # ---------------------------------------------------------------- files
@@ -747,6 +763,55 @@ def _op_shapes(net, i):
     if info["kind"] != "dense":
         return []
     return [(info["n_in"], info["n_out"])] + ([(info["n_out"],)] if info["use_bias"] else [])
+
+
+def _column_widths(line_length, positions):
+    """Keras's column widths (line_length split at `positions`), shrunk as its rich table shrinks them to fit
+    line_length with borders: the excess is taken from the columns in equal shares, first column first."""
+    widths, current = [], 0
+    for pos in positions:
+        width = int(pos * line_length) - current if pos <= 1 else int(pos) - current
+        if width < 4:
+            raise ValueError(f"line_length: {line_length} is too narrow to print the summary")
+        widths.append(width + 2)  # one space of padding on each side
+        current += width
+    excess = sum(widths) - (line_length - len(widths) - 1)
+    for i in range(len(widths)):
+        if excess <= 0:
+            break
+        cut = min(widths[i] - 3, round(excess / (len(widths) - i)))
+        widths[i] -= cut
+        excess -= cut
+    return widths
+
+
+def _fit_cell(text, width):
+    """The lines of one cell: words wrapped to `width`, a word too long cut with an ellipsis (as rich does)."""
+    lines = textwrap.wrap(text, width, break_long_words=False) or [""]
+    return [line if len(line) <= width else line[:width - 1] + "…" for line in lines]
+
+
+def _table(header, rows, widths):
+    """A box-drawn table in the style Keras prints with rich: heavy header, a rule between rows."""
+    def rule(left, mid, right, fill):
+        return left + mid.join(fill * w for w in widths) + right
+
+    def row(cells, sep, right_align=(False, False, True)):
+        fitted = [_fit_cell(c, w - 2) for c, w in zip(cells, widths)]
+        out = []
+        for k in range(max(len(f) for f in fitted)):
+            parts = [(f[k] if k < len(f) else "") for f in fitted]
+            parts = [p.rjust(w - 2) if r else p.ljust(w - 2) for p, w, r in zip(parts, widths, right_align)]
+            out.append(sep + sep.join(f" {p} " for p in parts) + sep)
+        return out
+
+    lines = [rule("┏", "┳", "┓", "━")] + row(header, "┃") + [rule("┡", "╇", "┩", "━")]
+    for k, cells in enumerate(rows):
+        if k:
+            lines.append(rule("├", "┼", "┤", "─"))
+        lines += row(cells, "│")
+    lines.append(rule("└", "┴", "┘", "─"))
+    return lines
 
 
 def _human_bytes(n):
