@@ -93,7 +93,7 @@ def loss_cases():
                                    id=f"{name}-{'logits' if from_logits else 'probs'}-{'w' if weighted else 'now'}")
 
 
-@pytest.mark.parametrize("name, from_logits, weighted", loss_cases())
+@pytest.mark.parametrize("name, from_logits, weighted", list(loss_cases()))
 def test_loss_backward_matches_central_differences(name, from_logits, weighted):
     rng = np.random.default_rng(2)
     y = ref.example_targets(name, rng, 6, 3)
