@@ -97,7 +97,7 @@ def loss_data(name, from_logits, weighted, dtype, seed=0, n=7, d=4):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("name, from_logits, weighted", loss_cases())
+@pytest.mark.parametrize("name, from_logits, weighted", list(loss_cases()))
 def test_loss_forward(name, from_logits, weighted, dtype):
     y, y64, p, p64, w, w64 = loss_data(name, from_logits, weighted, dtype)
     value = _core.loss_forward(name, y, p, sample_weight=w, from_logits=from_logits)
@@ -106,7 +106,7 @@ def test_loss_forward(name, from_logits, weighted, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("name, from_logits, weighted", loss_cases())
+@pytest.mark.parametrize("name, from_logits, weighted", list(loss_cases()))
 def test_loss_backward(name, from_logits, weighted, dtype):
     y, y64, p, p64, w, w64 = loss_data(name, from_logits, weighted, dtype)
     grad = _core.loss_backward(name, y, p, sample_weight=w, from_logits=from_logits)
