@@ -144,7 +144,8 @@ def _loads(text, what, where, **hooks):
             text, object_pairs_hook=_unique_object, parse_constant=_reject_constant, **hooks
         )
     except json.JSONDecodeError as exc:
-        raise ModelFileError(f"{what} is not valid JSON: {exc.msg} (char {exc.pos})", where) from None
+        message = f"{what} is not valid JSON: {exc.msg} (char {exc.pos})"
+        raise ModelFileError(message, where) from None
     except (ValueError, RecursionError) as exc:
         raise ModelFileError(f"{what} is not valid JSON: {exc}", where) from None
 
@@ -251,7 +252,9 @@ def _parse_header(header, data_len, max_tensors, where):
         )
     for key, value in metadata.items():
         if not isinstance(value, str):
-            raise ModelFileError(f"metadata {key!r} is a {type(value).__name__}, expected a str", where)
+            raise ModelFileError(
+                f"metadata {key!r} is a {type(value).__name__}, expected a str", where
+            )
     if not _HEX64.fullmatch(metadata[CHECKSUM_KEY]):
         raise ModelFileError(f"metadata {CHECKSUM_KEY!r} is not 64 lowercase hex digits", where)
     if len(metadata[CONFIG_KEY]) > MAX_CONFIG_BYTES:
@@ -377,7 +380,9 @@ def _parse_config(config_json, where):
         )
     version = config.get("format_version")
     if type(version) is not int or version < 1:
-        raise ModelFileError(f"config 'format_version' is {version!r}, expected an integer >= 1", where)
+        raise ModelFileError(
+            f"config 'format_version' is {version!r}, expected an integer >= 1", where
+        )
     if version > FORMAT_VERSION:
         raise ModelFileError(
             f"file was written by a newer fastnn (format_version {version}); this fastnn reads "
@@ -421,7 +426,7 @@ def _read_stream(stream, size, where, max_tensors, max_bytes):
     if size < 8:
         raise ModelFileError(f"file has only {size} bytes; {_foreign_format_hint(head)}", where)
     header_len = int.from_bytes(head[:8], "little")
-    if header_len > size - 8 or header_len > MAX_HEADER_BYTES or header_len < 2 or head[8:9] != b"{":
+    if not 2 <= header_len <= min(size - 8, MAX_HEADER_BYTES) or head[8:9] != b"{":
         if header_len > size - 8:
             problem = f"header length {header_len} is larger than the {size - 8} bytes after it"
         elif header_len > MAX_HEADER_BYTES:
@@ -440,7 +445,9 @@ def _read_stream(stream, size, where, max_tensors, max_bytes):
     stream.seek(8)
     header = stream.read(header_len)
     if len(header) != header_len:
-        raise ModelFileError("file ended inside the header (was it changed while being read?)", where)
+        raise ModelFileError(
+            "file ended inside the header (was it changed while being read?)", where
+        )
     entries, metadata = _parse_header(header, data_len, max_tensors, where)
 
     # Sizes are now proven to add up to the file's real size, so these allocations are bounded
@@ -531,7 +538,9 @@ def _dtype_code(dtype):
 def _prepare_tensors(tensors):
     """Validate ``tensors`` and return [(name, code, little-endian C-contiguous array)]."""
     if not isinstance(tensors, dict):
-        raise TypeError(f"tensors must be a dict of str to numpy.ndarray, got {type(tensors).__name__}")
+        raise TypeError(
+            f"tensors must be a dict of str to numpy.ndarray, got {type(tensors).__name__}"
+        )
     prepared = []
     for name, value in tensors.items():
         if not isinstance(name, str):
@@ -581,19 +590,24 @@ def _config_json(config):
         raise TypeError(f"config must be a dict, got {type(config).__name__}")
     for key in ("format", "format_version"):
         if key in config:
-            raise ValueError(f"config must not contain the key {key!r}; it is reserved for the file format")
+            raise ValueError(
+                f"config must not contain the key {key!r}; it is reserved for the file format"
+            )
     full = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, **config}
     try:
         text = json.dumps(full, allow_nan=False, separators=(",", ":"))
     except TypeError as exc:
         raise TypeError(f"config must be JSON-serializable: {exc}") from None
     except (ValueError, RecursionError) as exc:
-        raise ValueError(f"config must be JSON-serializable without NaN or infinity: {exc}") from None
+        raise ValueError(
+            f"config must be JSON-serializable without NaN or infinity: {exc}"
+        ) from None
     depth, containers, commas = _json_structure(text)
-    if depth > MAX_JSON_DEPTH or containers + commas > MAX_CONFIG_ITEMS or len(text) > MAX_CONFIG_BYTES:
+    items = containers + commas
+    if depth > MAX_JSON_DEPTH or items > MAX_CONFIG_ITEMS or len(text) > MAX_CONFIG_BYTES:
         raise ValueError(
             f"config is too large to save (nesting depth {depth}, limit {MAX_JSON_DEPTH}; "
-            f"{containers + commas} items, limit {MAX_CONFIG_ITEMS}; {len(text)} characters, "
+            f"{items} items, limit {MAX_CONFIG_ITEMS}; {len(text)} characters, "
             f"limit {MAX_CONFIG_BYTES})"
         )
     _check_config_keys(config)
@@ -615,7 +629,8 @@ def _fsync_directory(directory):
 
 
 def _atomic_write(path, chunks):
-    """Write the byte strings ``chunks`` one after another to ``path`` through a fresh temporary file in the same folder.
+    """Write the byte strings ``chunks``, in order, to ``path`` through a new temporary file
+    in the same folder.
 
     Either the whole new file is at ``path`` or the old one is untouched; on any exception,
     KeyboardInterrupt included, the temporary file is removed and the exception re-raised.

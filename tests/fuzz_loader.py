@@ -10,8 +10,11 @@ tests/test_saving_files.py, which exercises the same target without atheris.
     python tests/fuzz_loader.py -max_total_time=600 CORPUS_DIR  # or grow your own corpus
 """
 
+import atexit
 import importlib
+import importlib.machinery
 import os
+import shutil
 import sys
 import tempfile
 import types
@@ -20,25 +23,42 @@ from pathlib import Path
 import numpy as np
 
 
-def _import_saving():
-    """fastnn.saving, even from a source tree whose package __init__ cannot import yet."""
-    try:
-        return importlib.import_module("fastnn.saving")
-    except ImportError:
-        package_dir = Path(__file__).resolve().parents[1] / "fastnn"
-        stub = types.ModuleType("fastnn")
-        stub.__path__ = [str(package_dir)]
-        sys.modules["fastnn"] = stub
-        return importlib.import_module("fastnn.saving")
+class _SourceFinder:
+    """Finds fastnn's submodules in this source tree with the plain file loader, ahead of any
+    installed copy (an editable install's own loader hides the code from atheris)."""
+
+    package_dir = str(Path(__file__).resolve().parents[1] / "fastnn")
+
+    @classmethod
+    def find_spec(cls, name, path=None, target=None):
+        if name.startswith("fastnn."):
+            return importlib.machinery.PathFinder.find_spec(name, [cls.package_dir])
+        return None
+
+
+def _use_source_tree():
+    """Make ``import fastnn.X`` load this source tree's files without the package __init__."""
+    stub = types.ModuleType("fastnn")
+    stub.__path__ = [_SourceFinder.package_dir]
+    sys.modules["fastnn"] = stub
+    sys.meta_path.insert(0, _SourceFinder)
 
 
 if __name__ == "__main__":
     import atheris
 
+    # From source with the plain file loader, which atheris instruments reliably (its import
+    # hook must come first in sys.meta_path, so it is entered last); the fuzzer also starts
+    # without importing the whole package.
+    _use_source_tree()
     with atheris.instrument_imports():
-        saving = _import_saving()
+        saving = importlib.import_module("fastnn.saving")
 else:
-    saving = _import_saving()
+    try:
+        saving = importlib.import_module("fastnn.saving")
+    except ImportError:  # a source tree whose package __init__ cannot import yet
+        _use_source_tree()
+        saving = importlib.import_module("fastnn.saving")
 
 from fastnn.errors import ModelFileError  # noqa: E402  (after the import set-up above)
 
@@ -48,7 +68,9 @@ _target = None
 def _target_path():
     global _target
     if _target is None:
-        _target = os.path.join(tempfile.mkdtemp(prefix="fastnn-fuzz-"), "input.fnn")
+        folder = tempfile.mkdtemp(prefix="fastnn-fuzz-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        _target = os.path.join(folder, "input.fnn")
     return _target
 
 
