@@ -16,9 +16,9 @@ def to_array(data, name):
     """A NumPy view of `data` (pandas objects through to_numpy, lists through asarray); checks the dtype kind."""
     if data is None:
         raise ValueError(f"{name}: expected an array, got None")
-    if hasattr(data, "to_numpy") and not isinstance(data, np.ndarray):  # pandas DataFrame / Series
-        data = data.to_numpy()
     try:
+        if hasattr(data, "to_numpy") and not isinstance(data, np.ndarray):  # pandas DataFrame / Series
+            data = data.to_numpy(dtype=_common_column_dtype(data))
         arr = np.asarray(data)
     except (ValueError, TypeError) as e:
         raise ValueError(f"{name}: expected a rectangular numeric array, got {type(data).__name__} ({e})") from None
@@ -30,10 +30,21 @@ def to_array(data, name):
     return arr
 
 
+def _common_column_dtype(frame):
+    """The NumPy dtype holding every column of a DataFrame whose columns are all numeric (bool, int, float,
+    pandas' nullable ones too), so mixed columns do not become Python objects; None otherwise."""
+    dtypes = getattr(frame, "dtypes", None)
+    if dtypes is None or isinstance(dtypes, np.dtype) or not len(dtypes):
+        return None
+    if not all(getattr(d, "kind", "O") in "biuf" for d in dtypes):
+        return None
+    return np.result_type(*[np.dtype(getattr(d, "numpy_dtype", d)) for d in dtypes])
+
+
 def _check_finite(arr, name):
     if config.check_finite() and arr.dtype.kind == "f" and arr.size and not np.isfinite(arr).all():
-        bad = np.argwhere(~np.isfinite(arr))[0]
-        raise ValueError(f"{name}: expected finite numbers, got NaN or infinity (first at index {tuple(bad)}); "
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
+        raise ValueError(f"{name}: expected finite numbers, got NaN or infinity (first at index {bad}); "
                          "clean the data, or call fastnn.config.set_check_finite(False) to skip this scan")
 
 
@@ -89,11 +100,11 @@ def as_targets(data, n_samples, n_out, dtype, sparse, name="y"):
             _check_finite(flat, name)
             if not np.all(flat == np.floor(flat)):
                 bad = flat[flat != np.floor(flat)][0]
-                raise ValueError(f"{name}: expected integer class labels in [0, {n_out}), got {bad!r}")
+                raise ValueError(f"{name}: expected integer class labels in [0, {n_out}), got {bad.item()!r}")
         if flat.size and (flat.min() < 0 or flat.max() >= n_out):
             bad = flat[(flat < 0) | (flat >= n_out)][0]
             raise ValueError(f"{name}: expected integer class labels in [0, {n_out}) (the model has {n_out} "
-                             f"outputs), got {bad!r}")
+                             f"outputs), got {bad.item()!r}")
         return np.ascontiguousarray(flat.reshape(-1, 1), dtype=dtype)
     if arr.ndim == 1:
         if n_out != 1:
@@ -118,7 +129,7 @@ def as_sample_weight(data, n_samples, dtype, name="sample_weight"):
     out = np.ascontiguousarray(arr, dtype=dtype)
     _check_finite(out, name)
     if (out < 0).any():
-        raise ValueError(f"{name}: expected weights >= 0, got {out[out < 0][0]!r}")
+        raise ValueError(f"{name}: expected weights >= 0, got {out[out < 0][0].item()!r}")
     return out
 
 

@@ -656,7 +656,8 @@ class Model:
         self._require_built("save")
         _check_overwrite(filepath, overwrite)
         tensors, opt = self._tensors(include_optimizer)
-        cfg = {"kind": "model", "model": self.get_config(), "compile": self._compile_config(), "optimizer_state": opt}
+        cfg = {"kind": "model", "model": self.get_config(), "compile": self._compile_config(), "optimizer_state": opt,
+               "rng_state": [str(v) for v in self._net.get_rng_state()]}
         saving.write_model_file(filepath, tensors, cfg)
 
     def save_weights(self, filepath, overwrite=True):
@@ -978,7 +979,21 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     comp = cfg.get("compile")
     if compile and comp is not None:
         _restore_compile(model, comp, cfg.get("optimizer_state"), tensors, where)
+    _restore_rng(model, cfg.get("rng_state"), where)
     return model
+
+
+def _restore_rng(model, state, where):
+    """The shuffling and dropout generator states, so that resumed training repeats the original run."""
+    if state is None:
+        return
+    if not isinstance(state, list) or len(state) != 8 or not all(isinstance(v, str) and v.isdigit() and
+                                                                  len(v) <= 20 and int(v) < 2 ** 64 for v in state):
+        raise ModelFileError(f"{where}: bad generator state")
+    try:
+        model._net.set_rng_state([int(v) for v in state])
+    except ValueError as e:
+        raise ModelFileError(f"{where}: bad generator state ({e})") from None
 
 
 def _restore_compile(model, comp, opt_state, tensors, where):

@@ -534,6 +534,20 @@ std::vector<double> Network<T>::evaluate(const T* X, const T* Y, const T* W, idx
 }
 
 template <class T>
+std::array<std::uint64_t, 8> Network<T>::rng_state() const {
+    std::shared_lock lock(mtx_);
+    const auto a = shuffle_rng_.state(), b = dropout_rng_.state();
+    return {a[0], a[1], a[2], a[3], b[0], b[1], b[2], b[3]};
+}
+
+template <class T>
+void Network<T>::set_rng_state(const std::array<std::uint64_t, 8>& st) {
+    std::unique_lock lock(mtx_);
+    shuffle_rng_.set_state({st[0], st[1], st[2], st[3]});
+    dropout_rng_.set_state({st[4], st[5], st[6], st[7]});
+}
+
+template <class T>
 void Network<T>::set_learning_rate(double lr) {
     if (!std::isfinite(lr) || lr < 0) fail("learning_rate", "a finite number >= 0", std::to_string(lr));
     std::unique_lock lock(mtx_);

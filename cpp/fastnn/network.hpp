@@ -101,6 +101,9 @@ public:
     const std::vector<Span>& spans() const { return spans_; }
     std::vector<T>& params() { return params_; }
     std::shared_mutex& mutex() const { return mtx_; }
+    // The shuffling and dropout generators' states (saved with a model so resumed training repeats exactly).
+    std::array<std::uint64_t, 8> rng_state() const;
+    void set_rng_state(const std::array<std::uint64_t, 8>& st);
 
 private:
     void check_trainable() const;

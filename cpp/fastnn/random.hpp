@@ -7,6 +7,7 @@
 // sqrt(scale / n) / 0.87962566103423978 (the stddev of a unit normal truncated to [-2, 2]).
 #pragma once
 
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -56,6 +57,12 @@ public:
             }
         }
         return std::uint64_t(m >> 64);
+    }
+
+    std::array<std::uint64_t, 4> state() const { return {s_[0], s_[1], s_[2], s_[3]}; }
+    void set_state(const std::array<std::uint64_t, 4>& st) {
+        if (!(st[0] | st[1] | st[2] | st[3])) fail("generator state", "not all zero", "all zero");
+        for (int i = 0; i < 4; ++i) s_[i] = st[i];
     }
 
 private:

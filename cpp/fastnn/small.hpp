@@ -118,6 +118,20 @@ void fm_act_backward(Act act, T* dZt, const T* Zt, const T* At, const T* dAt, id
     transpose(dZt, s.rows_b.data(), m, n);
 }
 
+// sum_j w_j acc_j in double (w null: all ones).
+template <class T>
+double weighted_sum(const T* acc, const T* w, idx m) {
+    double total = 0;
+    if (w) {
+#pragma omp simd reduction(+ : total)
+        for (idx j = 0; j < m; ++j) total += double(w[j]) * double(acc[j]);
+    } else {
+#pragma omp simd reduction(+ : total)
+        for (idx j = 0; j < m; ++j) total += double(acc[j]);
+    }
+    return total;
+}
+
 // sum_j w_j L_j for feature-major predictions Pt (k, m) (logits when `logits`) and targets Yt (k, m), or (1, m)
 // class indices for SparseCCE; dPt = scale * w_j * dL_j/dP when not null. Same definitions as loss_rows.
 template <class T>
@@ -169,68 +183,78 @@ double fm_loss(Loss loss, bool logits, const T* Yt, const T* Pt, const T* w, T* 
                 if (dPt) dPt[c * m + j] = scale * (w ? w[j] : T(1)) * (vexp(p[j] - mx[j]) * ysum[j] - y);
             }
         }
-        double total = 0;
-        for (idx j = 0; j < m; ++j) total += double(w ? w[j] : T(1)) * double(acc[j]);
-        return total;
+        return weighted_sum(acc, w, m);
     }
-    // Elementwise losses: L_j = mean over the k outputs.
+    // Elementwise losses: L_j = mean over the k outputs; one vectorizable loop per loss (l: loss, d: dl/dp).
     const T inv_k = T(1) / T(k);
     const bool hinge01 = (loss == Loss::Hinge || loss == Loss::SquaredHinge) && labels_are_binary01(Yt, m * k);
     const T eps = T(kProbEps);
-    for (idx c = 0; c < k; ++c) {
-        const T* p = Pt + c * m;
-        const T* y = Yt + c * m;
-        T* d = dPt ? dPt + c * m : nullptr;
+    auto each = [&](auto&& f) {
+        for (idx c = 0; c < k; ++c) {
+            const T* p = Pt + c * m;
+            const T* y = Yt + c * m;
+            T* d = dPt ? dPt + c * m : nullptr;
+            if (d) {
 #pragma omp simd
-        for (idx j = 0; j < m; ++j) {
-            const T g = scale * (w ? w[j] : T(1)) * inv_k;
-            T l = 0, dl = 0;
-            const T e = p[j] - y[j];
-            switch (loss) {
-                case Loss::MSE:
-                    l = e * e;
-                    dl = T(2) * e;
-                    break;
-                case Loss::MAE:
-                    l = std::fabs(e);
-                    dl = T((e > T(0)) - (e < T(0)));
-                    break;
-                case Loss::Huber: {
-                    const T ae = std::fabs(e);
-                    l = ae <= T(1) ? T(0.5) * e * e : ae - T(0.5);
-                    dl = ae <= T(1) ? e : T((e > T(0)) - (e < T(0)));
-                    break;
+                for (idx j = 0; j < m; ++j) {
+                    T dl;
+                    acc[j] += f(p[j], y[j], &dl);
+                    d[j] = scale * (w ? w[j] : T(1)) * inv_k * dl;
                 }
-                case Loss::BCE:
-                    if (logits) {
-                        const T z = p[j];
-                        l = std::max(z, T(0)) - z * y[j] + vlog1p(vexp(-std::fabs(z)));
-                        dl = sigmoid(z) - y[j];
-                    } else {
-                        const T q = std::min(std::max(p[j], eps), T(1) - eps);
-                        l = -(y[j] * vlog(q) + (T(1) - y[j]) * vlog(T(1) - q));
-                        dl = (p[j] > eps && p[j] < T(1) - eps) ? -y[j] / q + (T(1) - y[j]) / (T(1) - q) : T(0);
-                    }
-                    break;
-                case Loss::Hinge:
-                case Loss::SquaredHinge: {
-                    const T t = hinge01 ? T(2) * y[j] - T(1) : y[j];
-                    const T mrg = std::max(T(1) - t * p[j], T(0));
-                    const bool sq = loss == Loss::SquaredHinge;
-                    l = sq ? mrg * mrg : mrg;
-                    dl = mrg > T(0) ? (sq ? T(-2) * mrg * t : -t) : T(0);
-                    break;
+            } else {
+#pragma omp simd
+                for (idx j = 0; j < m; ++j) {
+                    T dl;
+                    acc[j] += f(p[j], y[j], &dl);
                 }
-                default:
-                    break;
             }
-            acc[j] += l;
-            if (d) d[j] = g * dl;
         }
+    };
+    auto sgn = [](T e) { return T((e > T(0)) - (e < T(0))); };
+    switch (loss) {
+        case Loss::MSE:
+            each([](T p, T y, T* dl) { const T e = p - y; *dl = T(2) * e; return e * e; });
+            break;
+        case Loss::MAE:
+            each([&](T p, T y, T* dl) { const T e = p - y; *dl = sgn(e); return std::fabs(e); });
+            break;
+        case Loss::Huber:
+            each([&](T p, T y, T* dl) {
+                const T e = p - y, ae = std::fabs(e);
+                *dl = ae <= T(1) ? e : sgn(e);
+                return ae <= T(1) ? T(0.5) * e * e : ae - T(0.5);
+            });
+            break;
+        case Loss::BCE:
+            if (logits)  // max(z,0) - z y + log(1 + exp(-|z|)); d = sigmoid(z) - y, with one exp
+                each([](T z, T y, T* dl) {
+                    const T e = vexp(-std::fabs(z));
+                    const T r = T(1) / (T(1) + e);
+                    *dl = (z >= T(0) ? r : e * r) - y;
+                    return std::max(z, T(0)) - z * y + vlog1p(e);
+                });
+            else
+                each([&](T p, T y, T* dl) {
+                    const T q = std::min(std::max(p, eps), T(1) - eps);
+                    *dl = (p > eps && p < T(1) - eps) ? -y / q + (T(1) - y) / (T(1) - q) : T(0);
+                    return -(y * vlog(q) + (T(1) - y) * vlog(T(1) - q));
+                });
+            break;
+        case Loss::Hinge:
+        case Loss::SquaredHinge: {
+            const bool sq = loss == Loss::SquaredHinge;
+            each([&](T p, T y, T* dl) {
+                const T t = hinge01 ? T(2) * y - T(1) : y;
+                const T mrg = std::max(T(1) - t * p, T(0));
+                *dl = mrg > T(0) ? (sq ? T(-2) * mrg * t : -t) : T(0);
+                return sq ? mrg * mrg : mrg;
+            });
+            break;
+        }
+        default:
+            break;
     }
-    double total = 0;
-    for (idx j = 0; j < m; ++j) total += double(w ? w[j] : T(1)) * double(acc[j]);
-    return total / double(k);
+    return weighted_sum(acc, w, m) / double(k);
 }
 
 }  // namespace fastnn

@@ -11,18 +11,12 @@
 
 namespace fastnn {
 
-inline float bits_to_float(std::uint32_t b) {
-    float f;
-    std::memcpy(&f, &b, 4);
-    return f;
-}
-inline std::uint32_t float_to_bits(float f) {
-    std::uint32_t b;
-    std::memcpy(&b, &f, 4);
-    return b;
-}
+#define FASTNN_INLINE inline __attribute__((always_inline))
 
-inline float vexp(float x) {
+FASTNN_INLINE float bits_to_float(std::uint32_t b) { return __builtin_bit_cast(float, b); }
+FASTNN_INLINE std::uint32_t float_to_bits(float f) { return __builtin_bit_cast(std::uint32_t, f); }
+
+FASTNN_INLINE float vexp(float x) {
     const float hi = 88.7228391f, lo = -87.3365448f;
     const float xc = x > hi ? hi : (x < lo ? lo : x);
     // n = round(x / ln 2) by the 1.5 * 2^23 trick (exact without SSE4 rounding instructions)
@@ -37,18 +31,18 @@ inline float vexp(float x) {
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
     const float scale = bits_to_float(std::uint32_t(std::int32_t(n) + 127) << 23);
-    const float y = p * scale;
-    return x < lo ? 0.0f : (x > hi ? INFINITY : y);
+    // Above hi, n = 128 makes scale +inf; below lo the result is flushed to exactly 0.
+    return p * scale * (x < lo ? 0.0f : 1.0f);
 }
 
 // Natural log for x > 0 (finite); callers guarantee the domain.
-inline float vlog(float x) {
+FASTNN_INLINE float vlog(float x) {
     const std::uint32_t b = float_to_bits(x);
     float e = float(std::int32_t((b >> 23) & 0xff) - 126);
     float m = bits_to_float((b & 0x807fffffu) | 0x3f000000u);  // mantissa in [0.5, 1)
-    const bool small = m < 0.707106781186547524f;
-    e = small ? e - 1.0f : e;
-    m = small ? m + m - 1.0f : m - 1.0f;
+    const float small = m < 0.707106781186547524f ? 1.0f : 0.0f;  // arithmetic select: vectorizes everywhere
+    e -= small;
+    m = m + small * m - 1.0f;
     const float z = m * m;
     float y = 7.0376836292e-2f;
     y = y * m - 1.1514610310e-1f;
@@ -66,10 +60,11 @@ inline float vlog(float x) {
 }
 
 // log(1 + e) for e >= 0, accurate for small e (the u - 1 correction of Goldberg's log1p).
-inline float vlog1p(float e) {
+FASTNN_INLINE float vlog1p(float e) {
     const float u = 1.0f + e;
     const float d = u - 1.0f;
-    return d == 0.0f ? e : vlog(u) * (e / d);
+    const float l = vlog(u) * (e / (d == 0.0f ? 1.0f : d));  // both sides computed: a select, no branch
+    return d == 0.0f ? e : l;
 }
 
 inline double vexp(double x) { return std::exp(x); }
