@@ -371,6 +371,8 @@ void bind_network(py::module_& m, const char* cls) {
              },
              py::arg("x"), py::arg("y"), py::arg("sample_weight"), py::arg("batch_size"), py::arg("b0"),
              py::arg("b1"), py::arg("stop_on_nonfinite") = false, py::arg("check_interrupts") = true)
+        .def("_set_layout", [](PN& s, int layout) { s.net->set_layout(layout); })
+        .def_property_readonly("feature_major", [](const PN& s) { return s.net->feature_major(); })
         .def("get_rng_state", [](const PN& s) { return s.net->rng_state(); })
         .def("set_rng_state", [](PN& s, std::array<std::uint64_t, 8> st) { s.net->set_rng_state(st); })
         .def("epoch_logs", [](const PN& s) { return s.net->epoch_logs(); })

@@ -128,8 +128,7 @@ void Network<T>::compile(Loss loss, bool from_logits, const OptConfig& opt, cons
              ((last.act == Act::Softmax && (loss == Loss::CCE || loss == Loss::SparseCCE)) ||
               (last.act == Act::Sigmoid && loss == Loss::BCE));
     metrics_ = metrics;
-    fm_ = true;
-    for (const OpSpec& op : ops_) fm_ = fm_ && op.n_in <= kSmallWidth && op.n_out <= kSmallWidth;
+    fm_ = choose_feature_major();
     train_ws_ = Workspace<T>();
     opt_.cfg = opt;
     opt_.reset(params_.size());
@@ -270,6 +269,9 @@ template <class T>
 double Network<T>::loss_and_grad(Workspace<T>& ws, const T* y, const T* w, idx m, bool want_grad, bool fm) const {
     const int last = int(ops_.size()) - 1;
     const T* p = fused_ ? ws.Z[last] : ws.A[last];
+    if (fm && fused_ && loss_ == Loss::BCE)
+        return fm_bce_fused(ws.yt.data(), ws.Z[last], ws.A[last], w, want_grad ? ws.d0.data() : nullptr, m, n_out(),
+                            T(1) / T(m), ws.fm);
     if (fm)
         return fm_loss(loss_, fused_ || from_logits_, ws.yt.data(), p, w, want_grad ? ws.d0.data() : nullptr, m,
                        n_out(), T(1) / T(m), ws.fm);
@@ -354,8 +356,15 @@ template <class T>
 double Network<T>::forward_loss(Workspace<T>& ws, const T* x, const T* y, const T* w, idx m) {
     const int last = int(ops_.size()) - 1;
     if (fm_) {
-        transpose(ws.xt.data(), x, m, n_in());
-        transpose(ws.yt.data(), y, m, target_cols());
+        // Within one training call, an unshuffled full batch is the same data every epoch: transpose it once.
+        if (!(ws.t_src_x == x && ws.t_src_y == y && ws.t_rows == m && ws.t_run == run_)) {
+            transpose(ws.xt.data(), x, m, n_in());
+            transpose(ws.yt.data(), y, m, target_cols());
+            ws.t_src_x = x;
+            ws.t_src_y = y;
+            ws.t_rows = m;
+            ws.t_run = run_;
+        }
         x = ws.xt.data();
     }
     forward(ws, x, m, true, 0, last, fm_);
@@ -372,6 +381,7 @@ template <class T>
 double Network<T>::forward_backward(const T* x, const T* y, const T* w, idx m) {
     check_trainable();
     TrainingGuard guard(training_);
+    ++run_;
     std::unique_lock lock(mtx_);
     ensure(train_ws_, m, true, 0, int(ops_.size()) - 1);
     const double loss = forward_loss(train_ws_, x, y, w, m);
@@ -396,6 +406,7 @@ template <class T>
 std::vector<double> Network<T>::train_on_batch(const T* x, const T* y, const T* w, idx m) {
     check_trainable();
     TrainingGuard guard(training_);
+    ++run_;
     ensure(train_ws_, m, true, 0, int(ops_.size()) - 1);
     bool nonfinite = false;
     const double loss = step(train_ws_, x, y, w, m, false, &nonfinite);
@@ -428,6 +439,7 @@ Status Network<T>::train_batches(const T* X, const T* Y, const T* W, idx n, idx 
     if (idx(perm_.size()) != n) fail("number of samples", std::to_string(perm_.size()) + " (begin_epoch)", std::to_string(n));
     if (batch < 1) fail("batch_size", "an integer >= 1", std::to_string(batch));
     TrainingGuard guard(training_);
+    if (!in_run_) ++run_;
     const idx nb = (n + batch - 1) / batch;
     b1 = std::min(b1, nb);
     const idx cap = std::min(batch, n);
@@ -448,6 +460,7 @@ Status Network<T>::train_batches(const T* X, const T* Y, const T* W, idx n, idx 
             xb = ws.xb.data();
             yb = ws.yb.data();
             wb = W ? ws.wb.data() : nullptr;
+            ws.t_src_x = nullptr;  // the gather buffer holds new rows: the transposed copy is stale
         }
         bool nonfinite = false;
         const double loss = step(ws, xb, yb, wb, m, stop_on_nonfinite, &nonfinite);
@@ -477,6 +490,12 @@ Status Network<T>::train_epochs(const T* X, const T* Y, const T* W, idx n, idx b
                                 const std::function<bool()>& interrupted, bool stop_on_nonfinite,
                                 std::vector<std::vector<double>>* logs) {
     const idx nb = (n + batch - 1) / std::max<idx>(batch, 1);
+    ++run_;
+    in_run_ = true;
+    struct RunEnd {
+        bool& flag;
+        ~RunEnd() { flag = false; }
+    } run_end{in_run_};
     for (idx e = 0; e < epochs; ++e) {
         begin_epoch(n, shuffle, batch);
         idx done = 0;
@@ -545,6 +564,25 @@ void Network<T>::set_rng_state(const std::array<std::uint64_t, 8>& st) {
     std::unique_lock lock(mtx_);
     shuffle_rng_.set_state({st[0], st[1], st[2], st[3]});
     dropout_rng_.set_state({st[4], st[5], st[6], st[7]});
+}
+
+template <class T>
+bool Network<T>::choose_feature_major() const {
+    if (layout_ >= 0) return layout_ == 1;
+    bool small = true;
+    for (const OpSpec& op : ops_) small = small && op.n_in <= kSmallWidth && op.n_out <= kSmallWidth;
+    return small;
+}
+
+template <class T>
+void Network<T>::set_layout(int layout) {
+    if (layout < -1 || layout > 1) fail("layout", "-1 (automatic), 0 (rows) or 1 (features)", std::to_string(layout));
+    std::unique_lock lock(mtx_);
+    layout_ = layout;
+    if (compiled_) {
+        fm_ = choose_feature_major();
+        train_ws_ = Workspace<T>();
+    }
 }
 
 template <class T>

@@ -46,6 +46,9 @@ struct Workspace {
     std::vector<T> d0, d1;     // backward ping-pong buffers
     std::vector<T> xb, yb, wb; // gathered batch
     std::vector<T> xt, yt;     // the batch transposed, for the feature-major path (small networks)
+    const T *t_src_x = nullptr, *t_src_y = nullptr;  // what xt/yt hold: source rows, count and training run
+    idx t_rows = 0;
+    std::uint64_t t_run = 0;
     FmScratch<T> fm;
 };
 
@@ -96,6 +99,10 @@ public:
     std::vector<double> evaluate(const T* X, const T* Y, const T* W, idx n, idx batch) const;
 
     void set_learning_rate(double lr);
+    // Training layout: 0 row-major, 1 feature-major, -1 automatic (feature-major when every layer is small).
+    // For tests that check the two paths against each other.
+    void set_layout(int layout);
+    bool feature_major() const { return fm_; }
     double learning_rate() const { return opt_.cfg.learning_rate; }
     Optimizer<T>& optimizer() { return opt_; }
     const std::vector<Span>& spans() const { return spans_; }
@@ -107,6 +114,7 @@ public:
 
 private:
     void check_trainable() const;
+    bool choose_feature_major() const;
     void ensure(Workspace<T>& ws, idx cap, bool training, int first, int last) const;
     // fm: the feature-major layout of small.hpp (x is then X^T).
     void forward(Workspace<T>& ws, const T* x, idx m, bool training, int first, int last, bool fm = false) const;
@@ -136,10 +144,13 @@ private:
     bool from_logits_ = false;
     bool fused_ = false;  // softmax + CE or sigmoid + BCE on the last op: loss taken from its logits
     bool fm_ = false;     // every layer small: train in the feature-major layout (small.hpp)
+    int layout_ = -1;     // see set_layout
     std::vector<Metric> metrics_;
 
     Workspace<T> train_ws_;
     std::vector<idx> perm_;
+    std::uint64_t run_ = 0;  // training calls so far (a cache key: data is fixed only within one call)
+    bool in_run_ = false;    // inside train_epochs
     bool shuffle_ = false;
     double ep_loss_ = 0, ep_count_ = 0;
     std::vector<double> ep_msum_, ep_mw_;

@@ -118,6 +118,13 @@ void fm_act_backward(Act act, T* dZt, const T* Zt, const T* At, const T* dAt, id
     transpose(dZt, s.rows_b.data(), m, n);
 }
 
+// Sigmoid + binary cross-entropy fused, from the logits Zt and the sigmoid outputs At of the forward pass:
+// L = max(z, 0) - z y + log(1 + exp(-|z|)), where log(1 + exp(-|z|)) = -log(a) for z >= 0 and -log(1 - a)
+// otherwise (each argument in [1/2, 1], so no precision is lost); dL/dz = a - y. No exp and no division.
+template <class T>
+double fm_bce_fused(const T* Yt, const T* Zt, const T* At, const T* w, T* dZt, idx m, idx k, T scale,
+                    FmScratch<T>& s);
+
 // sum_j w_j acc_j in double (w null: all ones).
 template <class T>
 double weighted_sum(const T* acc, const T* w, idx m) {
@@ -253,6 +260,35 @@ double fm_loss(Loss loss, bool logits, const T* Yt, const T* Pt, const T* w, T* 
         }
         default:
             break;
+    }
+    return weighted_sum(acc, w, m) / double(k);
+}
+
+template <class T>
+double fm_bce_fused(const T* Yt, const T* Zt, const T* At, const T* w, T* dZt, idx m, idx k, T scale,
+                    FmScratch<T>& s) {
+    T* acc = s.s0.data();
+    std::fill(acc, acc + m, T(0));
+    const T g0 = scale / T(k);
+    for (idx c = 0; c < k; ++c) {
+        const T* z = Zt + c * m;
+        const T* a = At + c * m;
+        const T* y = Yt + c * m;
+        T* d = dZt ? dZt + c * m : nullptr;
+#pragma omp simd
+        for (idx j = 0; j < m; ++j) {
+            const T nl = vlog(z[j] >= T(0) ? a[j] : T(1) - a[j]);
+            acc[j] += std::max(z[j], T(0)) - z[j] * y[j] - nl;
+        }
+        if (d) {
+            if (w) {
+#pragma omp simd
+                for (idx j = 0; j < m; ++j) d[j] = g0 * w[j] * (a[j] - y[j]);
+            } else {
+#pragma omp simd
+                for (idx j = 0; j < m; ++j) d[j] = g0 * (a[j] - y[j]);
+            }
+        }
     }
     return weighted_sum(acc, w, m) / double(k);
 }
