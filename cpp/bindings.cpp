@@ -53,6 +53,23 @@ const T* sample_weights(const py::object& sw, idx n, Arr<T>& keep) {
                   "shape " + shape_str(keep));
     return keep.data();
 }
+// ValueError unless every value of a is finite (one vectorized pass; the message as fastnn._validation's).
+template <class T>
+void require_finite(const Arr<T>& a, const char* what) {
+    const T* p = a.data();
+    const idx n = idx(a.size());
+    bool ok = true;
+#pragma omp simd reduction(&& : ok)
+    for (idx i = 0; i < n; ++i) ok = ok && std::isfinite(p[i]);
+    if (ok) return;
+    idx i = 0;
+    while (std::isfinite(p[i])) ++i;
+    const idx cols = a.ndim() == 2 ? idx(a.shape(1)) : 1;
+    throw std::invalid_argument(std::string(what) + ": expected finite numbers, got NaN or infinity (first at index (" +
+                                std::to_string(i / cols) + ", " + std::to_string(i % cols) +
+                                ")); clean the data, or call fastnn.config.set_check_finite(False) to skip this scan");
+}
+
 // Polls Python's signal handlers; true when one raised (the error stays set for the caller to throw).
 bool python_interrupted() {
     py::gil_scoped_acquire gil;
@@ -271,7 +288,7 @@ void bind_network(py::module_& m, const char* cls) {
                  s.net->set_weights(i, ptrs, sizes);
              })
         .def("predict",
-             [](const PN& s, Arr<T> x, idx batch_size, int first, int last) {
+             [](const PN& s, Arr<T> x, idx batch_size, int first, int last, bool check_finite) {
                  const auto& ops = s.net->ops();
                  if (ops.empty()) throw std::invalid_argument("the model has no layers");
                  if (last < 0) last += int(ops.size());
@@ -279,6 +296,7 @@ void bind_network(py::module_& m, const char* cls) {
                      fail("layer range", "0 <= first <= last < " + std::to_string(ops.size()),
                           std::to_string(first) + ".." + std::to_string(last));
                  check_2d(x, "x", ops[first].n_in);
+                 if (check_finite) require_finite(x, "x");
                  Arr<T> out({x.shape(0), py::ssize_t(ops[last].n_out)});
                  T* op = out.mutable_data();
                  {
@@ -287,7 +305,8 @@ void bind_network(py::module_& m, const char* cls) {
                  }
                  return out;
              },
-             py::arg("x"), py::arg("batch_size") = 32, py::arg("first") = 0, py::arg("last") = -1)
+             py::arg("x"), py::arg("batch_size") = 32, py::arg("first") = 0, py::arg("last") = -1,
+             py::arg("check_finite") = false)
         .def("forward_backward",
              [](PN& s, Arr<T> x, Arr<T> y, py::object sw) {
                  s.check_xy(x, y);

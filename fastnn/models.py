@@ -4,15 +4,24 @@ A model is a chain of layers (fastnn builds dense stacks: one input, one output)
 (fastnn._core network) holding every weight in one flat buffer; `fit` runs whole epochs inside the engine, one
 call per epoch, or per chunk of batches when a progress bar or a batch-level callback needs to hear from it.
 
+Threads: `predict` and `evaluate` may run from several Python threads at once, also while another thread trains
+the model (the engine releases the GIL). The rule, enforced by the engine: a training step holds the network's
+exclusive lock and predict/evaluate hold a shared lock, so a reader sees the weights as they are between two complete
+optimizer steps, never half-updated. Two training calls (fit, train_on_batch) on one model at once are refused with a
+RuntimeError; train copies in parallel instead.
+
 Weight sharing: a functional Model made from layers of an already-built model, in order from its input
 (`Model(inputs=model.input, outputs=model.layers[1].output)`), is a view of that model's engine and always sees
 its current weights. A model assembled from built layers in any other way gets its own engine with copies of
 their weights (the layers stay with the model that built them).
 """
 
+import contextlib
 import math
+import os
 import shutil
 import textwrap
+import threading
 import time
 import warnings
 
@@ -34,8 +43,10 @@ class _Engine:
 
     def __init__(self, dtype, owner):
         self.dtype = dtype
+        self.np_dtype = np.dtype(dtype)
         self.owner = owner
         self.net = _core.Network(dtype, fastnn_random.next_seed())
+        self.training = threading.Lock()  # held by fit / train_on_batch: one training call at a time
 
 
 class Model:
@@ -178,15 +189,21 @@ class Model:
             # A view of another model's engine, from its input: shares its weights.
             self._engine, self._first, self._last = homes[0][0], homes[0][1], homes[-1][1]
         else:
+            _check_allocatable(ops, self.dtype)
             engine = _Engine(self.dtype, self)
             net = engine.net
             for layer, size in ops:
                 if isinstance(layer, Dense):
                     kreg, breg = layer.kernel_regularizer, layer.bias_regularizer
-                    net.add_dense(size, layer.units, layer.activation_name, layer.use_bias,
-                                  layer.kernel_initializer.engine_spec(), layer.bias_initializer.engine_spec(),
-                                  kreg.l1 if kreg else 0.0, kreg.l2 if kreg else 0.0,
-                                  breg.l1 if breg else 0.0, breg.l2 if breg else 0.0)
+                    try:
+                        net.add_dense(size, layer.units, layer.activation_name, layer.use_bias,
+                                      layer.kernel_initializer.engine_spec(), layer.bias_initializer.engine_spec(),
+                                      kreg.l1 if kreg else 0.0, kreg.l2 if kreg else 0.0,
+                                      breg.l1 if breg else 0.0, breg.l2 if breg else 0.0)
+                    except MemoryError:
+                        raise MemoryError(f"layer {layer.name!r}: cannot allocate its {size} x {layer.units} kernel "
+                                          f"({_human_bytes(size * layer.units * np.dtype(self.dtype).itemsize)}); "
+                                          "use fewer units or inputs") from None
                 elif isinstance(layer, Activation):
                     net.add_activation(size, layer.activation_name)
                 else:
@@ -265,8 +282,9 @@ class Model:
         """Sets the optimizer, loss and metrics (Keras names; compile() without an optimizer means RMSprop)."""
         if loss_weights is not None or weighted_metrics is not None:
             raise ValueError("loss_weights and weighted_metrics: fastnn models have one output; expected None")
-        self.optimizer = optimizers.get(optimizer)
-        self.loss = losses.get(loss)
+        # Everything is checked before anything changes: a failed compile leaves the model as it was.
+        new_optimizer = optimizers.get(optimizer)
+        new_loss = losses.get(loss)
         if metrics is None:
             metrics = []
         if isinstance(metrics, dict):
@@ -275,11 +293,17 @@ class Model:
             metrics = [metrics]
         for m in metrics:
             metrics_module.get(m)  # validates names now, resolves "accuracy" when built
-        self._metric_ids = list(metrics)
+        previous = (self.optimizer, self.loss, self._metric_ids, self._metric_names, self.compiled, self._engine_compiled)
+        self.optimizer, self.loss, self._metric_ids = new_optimizer, new_loss, list(metrics)
         self.compiled = True
         self._engine_compiled = False
         if self.built:
-            self._compile_engine()
+            try:
+                self._compile_engine()
+            except BaseException:
+                (self.optimizer, self.loss, self._metric_ids, self._metric_names, self.compiled,
+                 self._engine_compiled) = previous
+                raise
 
     def _compile_engine(self):
         if self._is_view() and (self._first != 0 or self._last != self._engine.net.n_ops - 1):
@@ -344,13 +368,37 @@ class Model:
         return 32 if batch_size is None else check_int(batch_size, name, 1)
 
     # ---------------------------------------------------------------- training
+    @contextlib.contextmanager
+    def _training(self, what):
+        """Holds the engine's training lock: a second fit/train_on_batch on the same weights fails at once."""
+        lock = self._engine.training
+        if not lock.acquire(blocking=False):
+            raise RuntimeError(f"{what}: model {self.name!r} is already being trained (fit or train_on_batch is "
+                               "running in another thread); two training calls on one model cannot run at once: "
+                               "wait for the first one, or train a copy (fastnn.models.clone_model)")
+        try:
+            yield
+        finally:
+            lock.release()
+
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
             validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
             steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1):
-        """Trains for `epochs` epochs; returns a History (also stored as model.history)."""
+        """Trains for `epochs` epochs; returns a History (also stored as model.history).
+
+        Ctrl-C (KeyboardInterrupt) stops training after the current batch: the weights are those of the last
+        completed optimizer step, model.history holds the completed epochs, and fit can be called again."""
         if self.compiled and not self.built and x is not None:
             self._ensure_built(x)
         self._require_compiled("fit")
+        with self._training("fit"):
+            return self._fit(x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data, shuffle,
+                             class_weight, sample_weight, initial_epoch, steps_per_epoch, validation_steps,
+                             validation_batch_size, validation_freq)
+
+    def _fit(self, x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data, shuffle,
+             class_weight, sample_weight, initial_epoch, steps_per_epoch, validation_steps, validation_batch_size,
+             validation_freq):
         if steps_per_epoch is not None or validation_steps is not None:
             raise ValueError("steps_per_epoch / validation_steps: fastnn trains on arrays, one pass per epoch; "
                              "expected None")
@@ -386,6 +434,7 @@ class Model:
         cbs = callbacks_module.CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
                                             verbose=verbose, epochs=epochs, steps=steps)
         history = cbs.history
+        self.history = history  # filled epoch by epoch, so an interrupted fit leaves the completed epochs here
         history_logs = None
         stop_on_nan = "terminate_on_nan" in cbs.engine_flags()
         user_batch_hooks = any(cb._implements_batch_hooks("train") for cb in cbs.callbacks
@@ -408,9 +457,9 @@ class Model:
             self.history = history
             if exc is not None:
                 raise exc
-            if epoch_logs and not math.isfinite(epoch_logs[-1][0]):
-                warnings.warn(f"Epoch {initial_epoch + len(epoch_logs)}: the training loss is {epoch_logs[-1][0]}; "
-                              "the learning rate may be too high", RuntimeWarning, stacklevel=2)
+            bad = [k for k, values in enumerate(epoch_logs) if not math.isfinite(values[0])]
+            if bad:
+                _warn_non_finite(initial_epoch + bad[0], epoch_logs[bad[0]][0])
             cbs.on_train_end(logs)
             return history
         for epoch in range(initial_epoch, epochs):
@@ -425,9 +474,7 @@ class Model:
             if status == 2:
                 self.stop_training = True
             elif not math.isfinite(logs["loss"]) and not warned_nan and not stop_on_nan:
-                warnings.warn(f"Epoch {epoch + 1}: the training loss is {logs['loss']}; the learning rate may be too "
-                              "high (use the TerminateOnNaN callback to stop at the first non-finite batch)",
-                              RuntimeWarning, stacklevel=2)
+                _warn_non_finite(epoch, logs["loss"])
                 warned_nan = True
             cbs.on_epoch_end(epoch, logs)
             history_logs = logs
@@ -482,6 +529,14 @@ class Model:
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """The model's outputs for x, always 2-D (samples, outputs)."""
+        if verbose == 0 and callbacks is None and self._engine is not None and type(x) is np.ndarray \
+                and x.ndim == 2 and x.shape[0] > 0 and x.flags.c_contiguous and x.dtype == self._engine.np_dtype \
+                and (batch_size is None or (type(batch_size) is int and batch_size > 0)):
+            # Fast path for an array the engine takes as it is: the width and finiteness checks run in C++.
+            try:
+                return self._net.predict(x, batch_size or 32, self._first, self._last, config.check_finite())
+            except ValueError:
+                pass  # fall through: the full checks below give the detailed message
         self._ensure_built(x)
         batch_size = self._batch_size(batch_size)
         verbose = resolve_verbose(verbose)
@@ -527,7 +582,8 @@ class Model:
         x = self._x(x)
         y = self._y(y, x.shape[0])
         sw = self._weights_for(y, sample_weight, class_weight, x.shape[0])
-        values = self._net.train_on_batch(x, y, sw)
+        with self._training("train_on_batch"):
+            values = self._net.train_on_batch(x, y, sw)
         if return_dict:
             return dict(zip(self.metrics_names, values))
         return values[0] if len(values) == 1 else list(values)
@@ -757,6 +813,38 @@ class Sequential(Model):
             if self._input_tensor is not None and self._input_layer is None:
                 self._input_tensor = None
             self._build(n_in)
+
+
+def _warn_non_finite(epoch, loss):
+    """The one warning of a fit whose loss became NaN or infinite (epoch: 0-based, shown 1-based as Keras does)."""
+    warnings.warn(f"Epoch {epoch + 1}: the training loss is {loss}; the learning rate may be too high (use the "
+                  "TerminateOnNaN callback to stop at the first non-finite batch)", RuntimeWarning, stacklevel=4)
+
+
+def _physical_memory():
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _check_allocatable(ops, dtype):
+    """Refuses weights larger than the machine's memory before the engine touches them: such a buffer may be
+    granted by the kernel and then kill the process (out-of-memory killer) when it is initialized."""
+    itemsize = np.dtype(dtype).itemsize
+    total, biggest = 0, None
+    for layer, size in ops:
+        if isinstance(layer, Dense):
+            n = (size + 1) * layer.units
+            total += n
+            if biggest is None or n > biggest[1]:
+                biggest = (layer, n, size)
+    limit = _physical_memory()
+    if limit is not None and total * itemsize > limit:
+        layer, _, size = biggest
+        raise MemoryError(f"model weights need {_human_bytes(total * itemsize)}, more than this machine's "
+                          f"{_human_bytes(limit)} of memory (layer {layer.name!r}: {size} inputs x {layer.units} "
+                          "units); use fewer units or inputs")
 
 
 def _op_shapes(net, i):

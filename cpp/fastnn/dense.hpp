@@ -18,6 +18,28 @@ namespace fastnn {
 
 constexpr double kDirectMaxMacs = 65536;
 
+// z (n_out,) = x (n_in,) @ W (n_in, n_out), for one sample (prediction latency). Threads split the columns, so
+// each core streams its own part of W (and keeps it in its cache across calls); every z[c] sums over k in order,
+// the same at any thread count.
+template <class T>
+void row_times_matrix(T* z, const T* x, const T* W, idx n_in, idx n_out) {
+    constexpr idx kCols = 256;  // columns per task: a few vector registers of accumulators per k
+    const idx tasks = (n_out + kCols - 1) / kCols;
+    FASTNN_PARALLEL_FOR(n_in * n_out)
+    for (idx t = 0; t < tasks; ++t) {
+        const idx c0 = t * kCols, c1 = std::min(n_out, c0 + kCols);
+        T acc[kCols];
+        for (idx c = 0; c < c1 - c0; ++c) acc[c] = T(0);
+        for (idx k = 0; k < n_in; ++k) {
+            const T xk = x[k];
+            const T* wk = W + k * n_out + c0;
+#pragma omp simd
+            for (idx c = 0; c < c1 - c0; ++c) acc[c] += xk * wk[c];
+        }
+        std::copy(acc, acc + (c1 - c0), z + c0);
+    }
+}
+
 template <class T>
 void dense_forward(T* Z, T* A, const T* in, const T* W, const T* b, Act act, idx m, idx n_in, idx n_out) {
     if (double(m) * double(n_in) * double(n_out) <= kDirectMaxMacs) {
@@ -36,7 +58,7 @@ void dense_forward(T* Z, T* A, const T* in, const T* W, const T* b, Act act, idx
         return;
     }
     if (m == 1)
-        gemv_row<T>(int(n_in), int(n_out), in, W, Z);
+        row_times_matrix(Z, in, W, n_in, n_out);
     else
         gemm<T>(false, false, int(m), int(n_out), int(n_in), T(1), in, int(n_in), W, int(n_out), T(0), Z, int(n_out));
     // Bias and activation in one pass over each row while it is in cache.
