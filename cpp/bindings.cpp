@@ -515,6 +515,16 @@ PYBIND11_MODULE(_core, m) {
               return perceptron<double>(x, y, w0, eta, epochs);
           },
           py::arg("X"), py::arg("y"), py::arg("w"), py::arg("eta"), py::arg("epochs"));
+#ifdef FASTNN_SANITIZE
+    // Only in sanitizer builds: a deliberate heap overflow, so CI can prove AddressSanitizer is live.
+    m.def("_sanitizer_probe", []() {
+        std::vector<int>* v = new std::vector<int>(4, 1);
+        volatile int* p = v->data();
+        const int out = p[4];  // one past the end
+        delete v;
+        return out;
+    });
+#endif
     m.def("set_num_threads", &fastnn::set_num_threads, py::arg("n"));
     m.def("get_num_threads", &fastnn::get_num_threads);
     m.def("have_openmp", &fastnn::have_openmp);

@@ -25,7 +25,7 @@ template <class T>
 void row_times_matrix(T* z, const T* x, const T* W, idx n_in, idx n_out) {
     constexpr idx kCols = 256;  // columns per task: a few vector registers of accumulators per k
     const idx tasks = (n_out + kCols - 1) / kCols;
-    FASTNN_PARALLEL_FOR(n_in * n_out)
+    FASTNN_PARALLEL_FOR_ABOVE(n_in * n_out, kParallelMinMacs)
     for (idx t = 0; t < tasks; ++t) {
         const idx c0 = t * kCols, c1 = std::min(n_out, c0 + kCols);
         T acc[kCols];
