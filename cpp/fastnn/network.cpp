@@ -83,31 +83,32 @@ void Network<T>::add_dense(idx n_in, idx n_out, Act act, bool use_bias, const In
     compiled_ = false;
 }
 
+// Appends an op without parameters (Activation, Dropout) whose width n must continue the stack.
 template <class T>
-void Network<T>::add_activation(idx n, Act act) {
-    if (n < 1) fail("input size of Activation", "an integer >= 1", std::to_string(n));
+void Network<T>::add_shape_op(OpKind kind, idx n, Act act, double rate) {
+    const std::string what = kind == OpKind::Activation ? "Activation" : "Dropout";
+    if (n < 1) fail("input size of " + what, "an integer >= 1", std::to_string(n));
     if (!ops_.empty() && ops_.back().n_out != n)
-        fail("input size of Activation", std::to_string(ops_.back().n_out), std::to_string(n));
+        fail("input size of " + what, std::to_string(ops_.back().n_out) + " (the previous layer's output)",
+             std::to_string(n));
     OpSpec op;
-    op.kind = OpKind::Activation;
+    op.kind = kind;
     op.n_in = op.n_out = n;
     op.act = act;
+    op.rate = rate;
     ops_.push_back(op);
     compiled_ = false;
 }
 
 template <class T>
+void Network<T>::add_activation(idx n, Act act) {
+    add_shape_op(OpKind::Activation, n, act, 0.0);
+}
+
+template <class T>
 void Network<T>::add_dropout(idx n, double rate) {
-    if (n < 1) fail("input size of Dropout", "an integer >= 1", std::to_string(n));
     if (!(rate >= 0 && rate < 1)) fail("rate (Dropout)", "a number in [0, 1)", std::to_string(rate));
-    if (!ops_.empty() && ops_.back().n_out != n)
-        fail("input size of Dropout", std::to_string(ops_.back().n_out), std::to_string(n));
-    OpSpec op;
-    op.kind = OpKind::Dropout;
-    op.n_in = op.n_out = n;
-    op.rate = rate;
-    ops_.push_back(op);
-    compiled_ = false;
+    add_shape_op(OpKind::Dropout, n, Act::Linear, rate);
 }
 
 template <class T>

@@ -114,6 +114,7 @@ public:
 
 private:
     void check_trainable() const;
+    void add_shape_op(OpKind kind, idx n, Act act, double rate);
     bool choose_feature_major() const;
     void ensure(Workspace<T>& ws, idx cap, bool training, int first, int last) const;
     // fm: the feature-major layout of small.hpp (x is then X^T).

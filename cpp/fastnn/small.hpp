@@ -277,8 +277,9 @@ double fm_bce_fused(const T* Yt, const T* Zt, const T* At, const T* w, T* dZt, i
         T* d = dZt ? dZt + c * m : nullptr;
 #pragma omp simd
         for (idx j = 0; j < m; ++j) {
-            const T nl = vlog(z[j] >= T(0) ? a[j] : T(1) - a[j]);
-            acc[j] += std::max(z[j], T(0)) - z[j] * y[j] - nl;
+            const T zj = z[j], aj = a[j];
+            const T nl = vlog(zj >= T(0) ? aj : T(1) - aj);
+            acc[j] += std::max(zj, T(0)) - zj * y[j] - nl;
         }
         if (d) {
             if (w) {
