@@ -1,0 +1,393 @@
+"""Side-by-side comparison of fastnn, a float32 NumPy MLP and PyTorch on issue 6's workloads W1-W5.
+
+    python benchmarks/compare.py                 # the full run (a few minutes on 2 cores)
+    python benchmarks/compare.py --quick         # tiny sizes, seconds (the CI smoke run)
+    python benchmarks/compare.py --only W1,W3 --threads 2 --json out.json
+
+Every library gets the same thread limit (fastnn.set_num_threads, torch.set_num_threads, threadpoolctl for
+NumPy's BLAS). Each implementation is first checked against the float64 oracle (tests/reference.py), then
+warmed up, then timed: the figure is the median of the repeats, and the spread (max-min)/median shows the
+noise. Also printed: W3's GFLOP/s against this machine's float32 GEMM rate (NumPy sgemm, measured in a
+subprocess; --gemm-clean-env drops OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE there only) and the peak RSS of
+W3's fit beside the size of its data (one subprocess per implementation).
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+import peers  # noqa: E402
+
+WORKLOADS = ("W1", "W2", "W3", "W4", "W5a", "W5b")
+# target: (kind, value) -- "speedup": fastnn at least value x PyTorch; "max_us": latency at most value us
+TARGETS = {"W1": ("speedup", 50.0), "W2": ("speedup", 50.0), "W3": ("speedup", 1.3), "W4": ("speedup", 1.3),
+           "W5a": ("max_us", 8.0), "W5b": ("speedup", 1.3)}
+W3_GEMM_FRACTION = 0.75
+
+
+# ---------------------------------------------------------------------------------------------
+# Timing
+# ---------------------------------------------------------------------------------------------
+
+def timed_runs(setup, run, repeats, warmup=1):
+    """Wall times of `run(state)` with a fresh `setup()` state each time (setup not timed)."""
+    times = []
+    for k in range(warmup + repeats):
+        state = setup()
+        t0 = time.perf_counter()
+        run(state)
+        dt = time.perf_counter() - t0
+        if k >= warmup:
+            times.append(dt)
+    return times
+
+
+def summary(times):
+    med = statistics.median(times)
+    return {"median": med, "min": min(times), "max": max(times), "spread": (max(times) - min(times)) / med,
+            "repeats": len(times)}
+
+
+def measure_fit(impl, spec, params, x, y, repeats, warm_n, warm_epochs):
+    """Median wall time of fit(spec.epochs) from the same initial weights, after a warm-up fit of
+    `warm_epochs` epochs on the first `warm_n` samples."""
+    def setup():
+        return peers.make_runner(impl, spec, params)
+
+    if impl == "torch":
+        targets = peers.TorchMLP(spec, params).targets(y)
+
+        def run(r):
+            r.fit(x, y, targets=targets)
+    else:
+        def run(r):
+            r.fit(x, y)
+
+    setup().fit(x[:warm_n], y[:warm_n], epochs=warm_epochs)
+    res = summary(timed_runs(setup, run, repeats, warmup=0))
+    res["samples_per_s"] = spec.n_samples * spec.epochs / res["median"]
+    return res
+
+
+def measure_latency(impl, runner, x1, calls):
+    """Median latency of predicting one sample (seconds), over `calls` calls after 10% warm-up calls.
+
+    Its spread is (p90 - p10) / median of the single calls."""
+    for _ in range(max(10, calls // 10)):
+        runner.predict(x1, 1)
+    ts = []
+    clock = time.perf_counter_ns
+    for _ in range(calls):
+        t0 = clock()
+        runner.predict(x1, 1)
+        ts.append(clock() - t0)
+    ts = np.asarray(ts, dtype=np.float64) * 1e-9
+    med = float(np.median(ts))
+    p10, p90 = np.percentile(ts, [10, 90])
+    return {"median": med, "min": float(ts.min()), "max": float(ts.max()), "p10": float(p10), "p90": float(p90),
+            "spread": float((p90 - p10) / med), "repeats": calls, "samples_per_s": 1.0 / med}
+
+
+def measure_batch_predict(runner, x, batch_size, repeats):
+    runner.predict(x, batch_size)
+    res = summary(timed_runs(lambda: runner, lambda r: r.predict(x, batch_size), repeats, warmup=0))
+    res["samples_per_s"] = x.shape[0] / res["median"]
+    return res
+
+
+# ---------------------------------------------------------------------------------------------
+# Subprocess workers: GEMM rate and peak RSS
+# ---------------------------------------------------------------------------------------------
+
+def gemm_worker(threads, quick):
+    """Best float32 GEMM rate of NumPy's BLAS on n^2 matrices, and the BLAS kernel threadpoolctl reports."""
+    import threadpoolctl
+
+    with threadpoolctl.threadpool_limits(limits=threads, user_api="blas"):
+        info = [{"lib": os.path.basename(d["filepath"]), "kernel": d.get("architecture"), "version": d.get("version"),
+                 "num_threads": d["num_threads"]} for d in threadpoolctl.threadpool_info() if d["user_api"] == "blas"]
+        rng = np.random.default_rng(0)
+        rates = {}
+        for n in ((256, 512) if quick else (1024, 2048)):
+            a = rng.random((n, n), dtype=np.float32)
+            b = rng.random((n, n), dtype=np.float32)
+            c = np.empty((n, n), dtype=np.float32)
+            np.matmul(a, b, out=c)
+            best = float("inf")
+            for _ in range(3 if quick else 7):
+                t0 = time.perf_counter()
+                np.matmul(a, b, out=c)
+                best = min(best, time.perf_counter() - t0)
+            rates[str(n)] = 2.0 * n ** 3 / best / 1e9
+    env = {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    return {"gflops": rates, "best_gflops": max(rates.values()), "blas": info, "env": env}
+
+
+def _status_kb(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"{field} not found in /proc/self/status")
+
+
+def rss_worker(impl, threads, quick):
+    """Peak RSS while fitting W3 for one epoch, beside the size of its data (all in bytes)."""
+    peers.apply_thread_limit(threads)
+    spec = peers.workload_specs(quick)["W3"]
+    x, y = peers.make_data(spec)
+    runner = peers.make_runner(impl, spec, peers.glorot_params(spec))
+    warm_x, warm_y = x[:spec.batch_size].copy(), y[:spec.batch_size].copy()
+    runner.fit(warm_x, warm_y, epochs=1)  # loads lazily imported code before the peak is reset
+    before = _status_kb("VmRSS") * 1024
+    reset = True
+    try:
+        with open("/proc/self/clear_refs", "w") as f:  # "5" resets VmHWM (the peak) to the current RSS
+            f.write("5")
+    except OSError:
+        reset = False
+    runner.fit(x, y, epochs=1)
+    return {"impl": impl, "data_bytes": int(x.nbytes + y.nbytes), "rss_before_fit": before,
+            "peak_rss": _status_kb("VmHWM") * 1024, "peak_reset": reset}
+
+
+def run_worker(args, env=None, torch_needed=False):
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker"] + args
+    env = dict(os.environ if env is None else env)
+    if not torch_needed:
+        env["FASTNN_BENCH_NO_TORCH"] = "1"
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+    if proc.returncode != 0:
+        raise RuntimeError(f"worker {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------------------------------------
+# The comparison
+# ---------------------------------------------------------------------------------------------
+
+def run_workloads(selected, impls, quick, repeats, log):
+    specs = peers.workload_specs(quick)
+    results = {}
+    for wid in ("W1", "W2", "W3", "W4"):
+        if wid not in selected:
+            continue
+        spec = specs[wid]
+        x, y = peers.make_data(spec)
+        params = peers.glorot_params(spec)
+        b = min(spec.batch_size, 256)
+        res = {}
+        for impl in impls:
+            peers.check_train_step(impl, spec, params, x[:b], y[:b])
+            if wid in ("W1", "W2"):  # warm-up: a twentieth of the run
+                warm_n, warm_epochs = spec.n_samples, max(1, spec.epochs // 20)
+            else:  # a few batches of one epoch
+                warm_n, warm_epochs = min(spec.n_samples, 4 * spec.batch_size), 1
+            res[impl] = measure_fit(impl, spec, params, x, y, repeats[wid], warm_n, warm_epochs)
+            log(f"  {wid} {impl:6s} {res[impl]['median']:.4f} s (spread {100 * res[impl]['spread']:.0f}%)")
+        results[wid] = {"spec": spec, "results": res}
+    if "W5a" in selected or "W5b" in selected:
+        spec = specs["W5"]
+        x, _ = peers.make_data(spec)
+        params = peers.glorot_params(spec)
+        for impl in impls:
+            peers.check_predict(impl, spec, params, x[:1000])
+            peers.check_predict(impl, spec, params, x[:1])
+        calls = 200 if quick else 5000
+        for wid in ("W5a", "W5b"):
+            if wid not in selected:
+                continue
+            res = {}
+            for impl in impls:
+                runner = peers.make_runner(impl, spec, params)
+                if wid == "W5a":
+                    res[impl] = measure_latency(impl, runner, np.ascontiguousarray(x[:1]), calls)
+                else:
+                    res[impl] = measure_batch_predict(runner, x, spec.batch_size, repeats[wid])
+                log(f"  {wid} {impl:6s} {res[impl]['median'] * (1e6 if wid == 'W5a' else 1):.4g} "
+                    f"{'us' if wid == 'W5a' else 's'} (spread {100 * res[impl]['spread']:.0f}%)")
+            results[wid] = {"spec": spec, "results": res}
+    return results
+
+
+def describe(wid, spec):
+    if wid == "W5a":
+        return "W3 model, predict 1 sample"
+    if wid == "W5b":
+        return f"W3 model, predict {spec.n_samples} in batches of {spec.batch_size}"
+    return (f"{spec.describe()} {spec.loss}, {spec.n_samples} x {spec.epochs} ep, batch {spec.batch_size}"
+            + ("" if spec.shuffle else " (no shuffle)"))
+
+
+def fmt_value(wid, r):
+    if r is None:
+        return "not installed"
+    if wid == "W5a":
+        return f"{r['median'] * 1e6:.2f} us"
+    if wid in ("W1", "W2"):
+        return f"{r['median']:.3f} s"
+    return f"{r['samples_per_s'] / 1e3:.1f}k/s"
+
+
+def speedup(wid, res, impl="fastnn"):
+    """How many times faster `impl` is than PyTorch (None without torch)."""
+    t = res.get("torch")
+    if t is None or impl not in res:
+        return None
+    return t["median"] / res[impl]["median"]
+
+
+def target_status(wid, res):
+    kind, value = TARGETS[wid]
+    if kind == "max_us":
+        got = res["fastnn"]["median"] * 1e6
+        return f"<= {value:g} us", got <= value
+    s = speedup(wid, res)
+    return f">= {value:g}x torch", None if s is None else s >= value
+
+
+def table(results, spreads=True):
+    head = ["id", "workload", "fastnn", "numpy", "torch", "fastnn/torch", "numpy/torch", "target", "met",
+            "spread f/n/t"]
+    rows = [head]
+    for wid in WORKLOADS:
+        if wid not in results:
+            continue
+        spec, res = results[wid]["spec"], results[wid]["results"]
+        s, sn = speedup(wid, res), speedup(wid, res, "numpy")
+        target, met = target_status(wid, res)
+        spread = "/".join("-" if res.get(i) is None else f"{100 * res[i]['spread']:.0f}%"
+                          for i in ("fastnn", "numpy", "torch"))
+        rows.append([wid, describe(wid, spec), fmt_value(wid, res.get("fastnn")), fmt_value(wid, res.get("numpy")),
+                     fmt_value(wid, res.get("torch")), "-" if s is None else f"{s:.2f}x",
+                     "-" if sn is None else f"{sn:.2f}x", target,
+                     "n/a" if met is None else ("yes" if met else "NO"), spread])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true", help="tiny sizes: a few seconds, for the CI smoke run")
+    p.add_argument("--only", default=None, help="comma-separated workload ids, e.g. W1,W3 (W5 means W5a,W5b)")
+    p.add_argument("--threads", type=int, default=2, help="thread limit applied to every library (default 2)")
+    p.add_argument("--repeats", type=int, default=None, help="timed repeats per measurement (median reported)")
+    p.add_argument("--json", default=None, help="write the results to this JSON file")
+    p.add_argument("--no-torch", action="store_true", help="leave PyTorch out even when it is installed")
+    p.add_argument("--no-gemm", action="store_true", help="skip the GEMM-rate measurement")
+    p.add_argument("--no-rss", action="store_true", help="skip the peak-RSS measurement of W3's fit")
+    p.add_argument("--gemm-clean-env", action="store_true",
+                   help="measure the GEMM rate with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE removed (that subprocess only)")
+    p.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.threads < 1:
+        p.error(f"--threads: expected an integer >= 1, got {args.threads}")
+
+    if args.worker:
+        kind = args.worker[0]
+        if kind == "gemm":
+            out = gemm_worker(args.threads, args.quick)
+        elif kind == "rss":
+            out = rss_worker(args.worker[1], args.threads, args.quick)
+        else:
+            p.error(f"--worker: expected gemm or rss, got {kind}")
+        print(json.dumps(out))
+        return 0
+
+    selected = list(WORKLOADS)
+    if args.only:
+        selected = []
+        for w in args.only.upper().split(","):
+            w = w.strip()
+            names = ["W5a", "W5b"] if w == "W5" else [x for x in WORKLOADS if x.upper() == w]
+            if not names:
+                p.error(f"--only: expected ids among {', '.join(WORKLOADS)}, got {w!r}")
+            selected += names
+    rep = args.repeats
+    repeats = {w: rep or (2 if args.quick else 3) for w in WORKLOADS}
+    if not args.quick and rep is None:
+        repeats.update({"W1": 5, "W5b": 7})
+
+    impls = [i for i in peers.available_impls() if not (args.no_torch and i == "torch")]
+    threads = peers.apply_thread_limit(args.threads)
+    import fastnn
+
+    log = lambda s: print(s, flush=True)  # noqa: E731
+    log(f"fastnn {fastnn.__version__} | numpy {np.__version__} | torch "
+        f"{peers.torch.__version__ if 'torch' in impls else 'not installed'} | python {platform.python_version()}")
+    log(f"threads: limit {args.threads}; fastnn {threads['fastnn']}, torch {threads.get('torch', '-')}, BLAS "
+        + ", ".join(f"{b['lib']} {b['num_threads']} ({b['kernel']})" for b in threads["blas"]))
+    log(f"load average at start: {' '.join(f'{v:.2f}' for v in os.getloadavg())} on {os.cpu_count()} cores"
+        + ("   [quick: tiny sizes, numbers not meaningful]" if args.quick else ""))
+
+    t_start = time.perf_counter()
+    results = run_workloads(selected, impls, args.quick, repeats, log)
+    out = {"threads": {k: v for k, v in threads.items() if not k.startswith("_")}, "quick": args.quick,
+           "loadavg_start": os.getloadavg(), "workloads": {}}
+
+    print()
+    print(table(results))
+    for wid, r in results.items():
+        out["workloads"][wid] = {"description": describe(wid, r["spec"]),
+                                 "target": target_status(wid, r["results"])[0],
+                                 "met": target_status(wid, r["results"])[1],
+                                 "speedup_vs_torch": speedup(wid, r["results"]),
+                                 "results": r["results"]}
+
+    if "W3" in results:
+        spec, res = results["W3"]["spec"], results["W3"]["results"]
+        flops = spec.flops_per_sample()
+        gf = {impl: flops * r["samples_per_s"] / 1e9 for impl, r in res.items()}
+        print()
+        print(f"W3 training rate (6*B*sum(n_in*n_out) per step = {flops / 1e6:.2f} MFLOP per sample): "
+              + ", ".join(f"{impl} {v:.1f} GFLOP/s" for impl, v in gf.items()))
+        out["w3_gflops"] = gf
+        if not args.no_gemm:
+            env = None
+            if args.gemm_clean_env:
+                env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+            g = run_worker(["gemm"] + (["--quick"] if args.quick else []) + ["--threads", str(args.threads)], env)
+            out["gemm"] = g
+            frac = gf["fastnn"] / g["best_gflops"]
+            kernels = ", ".join(f"{b['lib']} {b['version']} kernel {b['kernel']} x{b['num_threads']}" for b in g["blas"])
+            print(f"float32 GEMM rate (NumPy sgemm, best of several, {args.threads} threads): "
+                  + ", ".join(f"{n}^2 {v:.1f} GFLOP/s" for n, v in g["gflops"].items())
+                  + f"  [{kernels}; OPENBLAS_CORETYPE={g['env']['OPENBLAS_CORETYPE']}, "
+                  f"OPENBLAS_L2_SIZE={g['env']['OPENBLAS_L2_SIZE']}]")
+            print(f"fastnn W3 = {100 * frac:.1f}% of the GEMM rate (target >= {100 * W3_GEMM_FRACTION:.0f}%: "
+                  f"{'yes' if frac >= W3_GEMM_FRACTION else 'NO'})")
+            out["w3_gemm_fraction"] = frac
+        if not args.no_rss:
+            print()
+            out["rss"] = {}
+            for impl in (["fastnn"] if args.quick else impls):
+                r = run_worker(["rss", impl, "--threads", str(args.threads)] + (["--quick"] if args.quick else []),
+                               torch_needed=impl == "torch")
+                out["rss"][impl] = r
+                mb = 1024 * 1024
+                print(f"W3 fit peak RSS {impl:6s}: {r['peak_rss'] / mb:7.1f} MiB (before fit {r['rss_before_fit'] / mb:.1f}"
+                      f" MiB, +{(r['peak_rss'] - r['rss_before_fit']) / mb:.1f} MiB during fit); data "
+                      f"{r['data_bytes'] / mb:.1f} MiB" + ("" if r["peak_reset"] else " (peak not reset: whole process)"))
+    out["loadavg_end"] = os.getloadavg()
+    print(f"\nload average at end: {' '.join(f'{v:.2f}' for v in out['loadavg_end'])}; "
+          f"total {time.perf_counter() - t_start:.0f} s")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(out, f, indent=1, default=str)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
