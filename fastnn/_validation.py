@@ -41,9 +41,22 @@ def _common_column_dtype(frame):
     return np.result_type(*[np.dtype(getattr(d, "numpy_dtype", d)) for d in dtypes])
 
 
-def _check_finite(arr, name):
+def _convert(arr, dtype):
+    """C-contiguous `dtype` (no copy when it already is); values beyond the float range become infinity quietly,
+    for _check_finite to report."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def _check_finite(arr, name, source=None):
+    """Refuses NaN and infinity in the converted array `arr`; `source` (the user's array) tells a value that was
+    finite but too large for arr's dtype."""
     if config.check_finite() and arr.dtype.kind == "f" and arr.size and not np.isfinite(arr).all():
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
+        if source is not None and source.shape == arr.shape and source.dtype.kind in "biuf" and \
+                np.isfinite(source[bad]):
+            raise ValueError(f"{name}: expected finite numbers, got {source[bad].item()!r} at index {bad}, which is "
+                             f"too large for {arr.dtype} (it becomes infinity)")
         raise ValueError(f"{name}: expected finite numbers, got NaN or infinity (first at index {bad}); "
                          "clean the data, or call fastnn.config.set_check_finite(False) to skip this scan")
 
@@ -78,8 +91,8 @@ def as_features(data, n_in, dtype, name="x", flatten=None):
         raise ValueError(f"{name}: expected at least one feature per sample, got an array of shape {arr.shape}")
     if n_in is not None and arr.shape[1] != n_in:
         raise ValueError(f"{name}: expected {n_in} features per sample (shape (N, {n_in})), got shape {arr.shape}")
-    out = np.ascontiguousarray(arr, dtype=dtype)  # no copy when already C-contiguous of this dtype
-    _check_finite(out, name)
+    out = _convert(arr, dtype)
+    _check_finite(out, name, arr)
     return out
 
 
@@ -105,7 +118,7 @@ def as_targets(data, n_samples, n_out, dtype, sparse, name="y"):
             bad = flat[(flat < 0) | (flat >= n_out)][0]
             raise ValueError(f"{name}: expected integer class labels in [0, {n_out}) (the model has {n_out} "
                              f"outputs), got {bad.item()!r}")
-        return np.ascontiguousarray(flat.reshape(-1, 1), dtype=dtype)
+        return _convert(flat.reshape(-1, 1), dtype)
     if arr.ndim == 1:
         if n_out != 1:
             raise ValueError(f"{name}: expected targets of shape (N, {n_out}) for a model with {n_out} outputs, "
@@ -115,8 +128,8 @@ def as_targets(data, n_samples, n_out, dtype, sparse, name="y"):
     elif arr.ndim > 2 or arr.shape[1] != n_out:
         raise ValueError(f"{name}: expected targets of shape (N, {n_out}) (the model has {n_out} outputs), "
                          f"got shape {arr.shape}")
-    out = np.ascontiguousarray(arr, dtype=dtype)
-    _check_finite(out, name)
+    out = _convert(arr, dtype)
+    _check_finite(out, name, arr)
     return out
 
 
@@ -126,8 +139,8 @@ def as_sample_weight(data, n_samples, dtype, name="sample_weight"):
     arr = to_array(data, name).reshape(-1) if np.ndim(data) == 2 and np.shape(data)[1:] == (1,) else to_array(data, name)
     if arr.ndim != 1 or arr.shape[0] != n_samples:
         raise ValueError(f"{name}: expected a 1-D array of {n_samples} weights, got shape {arr.shape}")
-    out = np.ascontiguousarray(arr, dtype=dtype)
-    _check_finite(out, name)
+    out = _convert(arr, dtype)
+    _check_finite(out, name, arr)
     if (out < 0).any():
         raise ValueError(f"{name}: expected weights >= 0, got {out[out < 0][0].item()!r}")
     return out
