@@ -408,6 +408,16 @@ class History(Callback):
         if self.model is not None:
             self.model.history = self
 
+    def record_epochs(self, first_epoch, names, rows):
+        """Appends many epochs at once (rows of values in `names` order), as on_epoch_end would one by one."""
+        if not rows:
+            return
+        self.epoch.extend(range(first_epoch, first_epoch + len(rows)))
+        for k in sorted(range(len(names)), key=lambda i: names[i]):
+            self.history.setdefault(names[k], []).extend(float(row[k]) for row in rows)
+        if self.model is not None:
+            self.model.history = self
+
 
 class ProgbarLogger(Callback):
     """Prints "Epoch i/n" and drives a `Progbar` with the metrics.

@@ -450,10 +450,9 @@ class Model:
             # Nothing to run between epochs: every epoch in one engine call, History filled afterwards.
             status, epoch_logs, exc = net.train_epochs(x, y, sw, batch_size, bool(shuffle), epochs - initial_epoch,
                                                        stop_on_nan)
-            for k, values in enumerate(epoch_logs):
-                cbs.on_epoch_begin(initial_epoch + k)
-                logs = dict(zip(names, values))
-                cbs.on_epoch_end(initial_epoch + k, logs)
+            history.record_epochs(initial_epoch, names, epoch_logs)
+            if epoch_logs:
+                logs = dict(zip(names, epoch_logs[-1]))
             self.history = history
             if exc is not None:
                 raise exc

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cstring>
 
 #include "activations.hpp"
 #include "blas.hpp"
@@ -18,25 +19,46 @@ namespace fastnn {
 
 constexpr double kDirectMaxMacs = 65536;
 
-// z (n_out,) = x (n_in,) @ W (n_in, n_out), for one sample (prediction latency). Threads split the columns, so
-// each core streams its own part of W (and keeps it in its cache across calls); every z[c] sums over k in order,
-// the same at any thread count.
+// z (n_out,) = x (n_in,) @ W (n_in, n_out), for one sample (prediction latency). The columns go in blocks of four
+// 64-byte vectors held in registers while k runs over all rows, so W is read once, in 256-byte pieces; threads split
+// the blocks, so each core streams (and keeps cached across calls) its own part of W. Every z[c] sums over k in
+// order: the same at any thread count.
 template <class T>
 void row_times_matrix(T* z, const T* x, const T* W, idx n_in, idx n_out) {
-    constexpr idx kCols = 256;  // columns per task: a few vector registers of accumulators per k
-    const idx tasks = (n_out + kCols - 1) / kCols;
+    typedef T V __attribute__((vector_size(64)));
+    constexpr idx L = idx(64 / sizeof(T));  // lanes per vector
+    constexpr idx B = 4 * L;                // columns per block
+    const idx blocks = n_out / B;
     FASTNN_PARALLEL_FOR_ABOVE(n_in * n_out, kParallelMinMacs)
-    for (idx t = 0; t < tasks; ++t) {
-        const idx c0 = t * kCols, c1 = std::min(n_out, c0 + kCols);
-        T acc[kCols];
-        for (idx c = 0; c < c1 - c0; ++c) acc[c] = T(0);
+    for (idx t = 0; t < blocks; ++t) {
+        const idx c0 = t * B;
+        V a0 = {}, a1 = {}, a2 = {}, a3 = {};
         for (idx k = 0; k < n_in; ++k) {
-            const T xk = x[k];
             const T* wk = W + k * n_out + c0;
-#pragma omp simd
-            for (idx c = 0; c < c1 - c0; ++c) acc[c] += xk * wk[c];
+            V w0, w1, w2, w3;
+            std::memcpy(&w0, wk, sizeof(V));
+            std::memcpy(&w1, wk + L, sizeof(V));
+            std::memcpy(&w2, wk + 2 * L, sizeof(V));
+            std::memcpy(&w3, wk + 3 * L, sizeof(V));
+            const T xk = x[k];
+            a0 += xk * w0;
+            a1 += xk * w1;
+            a2 += xk * w2;
+            a3 += xk * w3;
         }
-        std::copy(acc, acc + (c1 - c0), z + c0);
+        std::memcpy(z + c0, &a0, sizeof(V));
+        std::memcpy(z + c0 + L, &a1, sizeof(V));
+        std::memcpy(z + c0 + 2 * L, &a2, sizeof(V));
+        std::memcpy(z + c0 + 3 * L, &a3, sizeof(V));
+    }
+    const idx c0 = blocks * B;  // the last columns, fewer than a block
+    if (c0 == n_out) return;
+    std::fill(z + c0, z + n_out, T(0));
+    for (idx k = 0; k < n_in; ++k) {
+        const T xk = x[k];
+        const T* wk = W + k * n_out;
+#pragma omp simd
+        for (idx c = c0; c < n_out; ++c) z[c] += xk * wk[c];
     }
 }
 

@@ -20,7 +20,10 @@ constexpr long kParallelMinMacs = 1L << 16;
 #ifdef FASTNN_HAVE_OPENMP
 #define FASTNN_PRAGMA(x) _Pragma(#x)
 #define FASTNN_PARALLEL_FOR(n) FASTNN_PARALLEL_FOR_ABOVE(n, fastnn::kParallelMinElements)
-#define FASTNN_PARALLEL_FOR_ABOVE(n, min) FASTNN_PRAGMA(omp parallel for schedule(static) if ((long)(n) >= (min)))
+// num_threads: the count set with set_num_threads applies to teams started from any thread (omp_set_num_threads
+// alone would only reach teams started by the thread that called it).
+#define FASTNN_PARALLEL_FOR_ABOVE(n, min) \
+    FASTNN_PRAGMA(omp parallel for schedule(static) num_threads(fastnn::get_num_threads()) if ((long)(n) >= (min)))
 #else
 #define FASTNN_PARALLEL_FOR(n)
 #define FASTNN_PARALLEL_FOR_ABOVE(n, min)
