@@ -751,3 +751,14 @@ def test_gallery_quick_writes_every_figure(tmp_path):
     for p in written:
         with open(p, "rb") as fh:
             assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_explain_linear_without_bias_has_no_constant_term():
+    _core = pytest.importorskip("fastnn._core")  # noqa: F841
+    import fastnn
+    from fastnn.viz import explain_linear
+
+    model = fastnn.Sequential([fastnn.Dense(1, use_bias=False, input_shape=(2,))])
+    model.set_weights([np.array([[0.5], [-2.0]])])
+    equation, _ = explain_linear(model, ["a", "b"], decimals=3)
+    assert equation == "y = 0.500 * a - 2.000 * b"

@@ -193,9 +193,10 @@ class Stage:
     Activation layers after it).
     """
 
-    def __init__(self, kernel, bias, activations, index, name):
+    def __init__(self, kernel, bias, activations, index, name, has_bias=True):
         self.kernel = kernel
         self.bias = bias
+        self.has_bias = has_bias  # False for Dense(use_bias=False): bias is then zeros
         self.activations = activations
         self.index = index
         self.name = name
@@ -266,7 +267,8 @@ def dense_stages(model, layers=None, start=0):
             kernel = np.asarray(weights[0], dtype=np.float64)
             bias = np.asarray(weights[1], dtype=np.float64) if len(weights) > 1 else np.zeros(kernel.shape[1])
             act = layer_activation(layer)
-            stages.append(Stage(kernel, bias, [] if act == "linear" else [act], i, layer_name(layer, i)))
+            stages.append(Stage(kernel, bias, [] if act == "linear" else [act], i, layer_name(layer, i),
+                                has_bias=len(weights) > 1))
         elif kind == "Activation":
             if not stages:
                 raise ValueError(f"model.layers[{i}]: expected a Dense layer before Activation, got Activation first")

@@ -161,7 +161,8 @@ def explain_linear(model, feature_names=None, target_name="y", output=0, decimal
     for k, (name, v) in enumerate(zip(names, w)):
         mag = f"{abs(v):.{decimals}f} * {name}"
         terms.append(("-" if v < 0 else "") + mag if k == 0 else (" - " if v < 0 else " + ") + mag)
-    terms.append((" - " if b < 0 else " + ") + f"{abs(b):.{decimals}f}")
+    if stage.has_bias:  # a layer without bias has no constant term
+        terms.append((" - " if b < 0 else " + ") + f"{abs(b):.{decimals}f}")
     body = "".join(terms)
     target = target_name if n_out == 1 else f"{target_name}[{output}]"
     act = stage.activation
@@ -174,5 +175,6 @@ def explain_linear(model, feature_names=None, target_name="y", output=0, decimal
         print(f"{'feature':<{width}}  weight")
         for name, v in table:
             print(f"{name:<{width}}  {v:+.{decimals}f}")
-        print(f"{'(bias)':<{width}}  {b:+.{decimals}f}")
+        if stage.has_bias:
+            print(f"{'(bias)':<{width}}  {b:+.{decimals}f}")
     return LinearExplanation(equation, table)
