@@ -525,6 +525,27 @@ PYBIND11_MODULE(_core, m) {
         return out;
     });
 #endif
+    m.def("first_non_finite",
+          [](py::array a) -> py::object {
+              // Flat index of the first NaN or infinity in a float array (any layout), or None: one pass, no copy.
+              auto scan = [](auto arr) -> py::object {
+                  if (arr.ndim() == 0 || arr.size() == 0) return py::none();
+                  const auto* p = arr.data();
+                  const idx n = idx(arr.size());
+                  bool ok = true;
+#pragma omp simd reduction(&& : ok)
+                  for (idx i = 0; i < n; ++i) ok = ok && std::isfinite(p[i]);
+                  if (ok) return py::none();
+                  idx i = 0;
+                  while (std::isfinite(p[i])) ++i;
+                  return py::int_(i);
+              };
+              if (!(a.flags() & py::array::c_style)) fail("array", "a C-contiguous array", "another layout");
+              if (a.dtype().is(py::dtype::of<float>())) return scan(py::array_t<float, py::array::c_style>(a));
+              if (a.dtype().is(py::dtype::of<double>())) return scan(py::array_t<double, py::array::c_style>(a));
+              fail("array", "float32 or float64", std::string(py::str(a.dtype())));
+          },
+          py::arg("array"));
     m.def("set_num_threads", &fastnn::set_num_threads, py::arg("n"));
     m.def("get_num_threads", &fastnn::get_num_threads);
     m.def("have_openmp", &fastnn::have_openmp);

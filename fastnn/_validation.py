@@ -9,7 +9,7 @@ import numbers
 
 import numpy as np
 
-from . import config
+from . import _core, config
 
 
 def to_array(data, name):
@@ -51,8 +51,15 @@ def _convert(arr, dtype):
 def _check_finite(arr, name, source=None):
     """Refuses NaN and infinity in the converted array `arr`; `source` (the user's array) tells a value that was
     finite but too large for arr's dtype."""
-    if config.check_finite() and arr.dtype.kind == "f" and arr.size and not np.isfinite(arr).all():
-        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
+    if not (config.check_finite() and arr.dtype.kind == "f" and arr.size):
+        return
+    if arr.dtype in (np.float32, np.float64) and arr.flags.c_contiguous:
+        flat = _core.first_non_finite(arr)  # one pass in C++, no temporary as large as the data
+    else:
+        nonfinite = np.flatnonzero(~np.isfinite(arr))
+        flat = int(nonfinite[0]) if nonfinite.size else None
+    if flat is not None:
+        bad = tuple(int(i) for i in np.unravel_index(flat, arr.shape))
         if source is not None and source.shape == arr.shape and source.dtype.kind in "biuf" and \
                 np.isfinite(source[bad]):
             raise ValueError(f"{name}: expected finite numbers, got {source[bad].item()!r} at index {bad}, which is "
