@@ -16,6 +16,7 @@ Children run with OMP_WAIT_POLICY=passive: on a loaded 2-core machine OpenMP's s
 import json
 import os
 import subprocess
+import tempfile
 import sys
 import textwrap
 
@@ -67,8 +68,9 @@ def run(threads, seed=0, blas="default", copy=0):
         env = dict(os.environ, OMP_WAIT_POLICY="passive")
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
             env.pop(var, None)
+        # cwd: a folder without the source tree, so the child imports the installed package
         proc = subprocess.run([sys.executable, "-c", CHILD, str(threads), str(seed), blas], capture_output=True,
-                              text=True, timeout=300, env=env)
+                              text=True, timeout=300, env=env, cwd=tempfile.gettempdir())
         assert proc.returncode == 0, proc.stderr[-2000:]
         _cache[key] = json.loads(proc.stdout)
     return _cache[key]

@@ -9,6 +9,7 @@ issue's whole list against one model so that "nothing changed" is checked after 
 """
 
 import subprocess
+import tempfile
 import sys
 import textwrap
 
@@ -403,7 +404,9 @@ def test_core_refuses_huge_layers_without_aborting():
                 results.append("MemoryError")
         print(results)
     """)
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    # cwd: a folder without the source tree, so the child imports the installed package
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         cwd=tempfile.gettempdir())
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.strip() == str(["MemoryError"] * 5)
 
