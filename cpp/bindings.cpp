@@ -484,6 +484,7 @@ py::tuple perceptron(Arr<T> x, Arr<T> y, Arr<T> w0, double eta, int epochs) {
 
 PYBIND11_MODULE(_core, m) {
     m.doc() = "fastnn's C++ engine (private: use the fastnn package)";
+    fastnn::init_threads();
 
     m.def("activation_forward", [](const std::string& name, py::object z) -> py::array {
         return is_f32(z) ? act_fwd<float>(name, z) : act_fwd<double>(name, z);

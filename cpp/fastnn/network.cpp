@@ -176,9 +176,11 @@ void Network<T>::set_weights(int i, const std::vector<const T*>& tensors, const 
 }
 
 template <class T>
-void Network<T>::ensure(Workspace<T>& ws, idx cap, bool training, int first, int last) const {
+void Network<T>::ensure(Workspace<T>& ws, idx cap, bool training, int first, int last, bool keep_last_z) const {
     const std::size_t L = ops_.size();
-    if (ws.cap >= cap && ws.Z.size() == L) return;
+    const int key[4] = {first, last, int(training), int(keep_last_z)};
+    if (ws.cap >= cap && ws.Z.size() == L && std::equal(key, key + 4, ws.key)) return;
+    std::copy(key, key + 4, ws.key);
     ws.cap = cap;
     ws.zbuf.assign(L, {});
     ws.abuf.assign(L, {});
@@ -194,7 +196,9 @@ void Network<T>::ensure(Workspace<T>& ws, idx cap, bool training, int first, int
         if (op.kind == OpKind::Dense) {
             ws.zbuf[i].resize(sz);
             ws.Z[i] = ws.zbuf[i].data();
-            if (op.act == Act::Linear) {
+            // Inference computes the activation in place (less memory traffic), except where the loss of
+            // evaluate() needs the last op's logits.
+            if (op.act == Act::Linear || (!training && !(i == last && keep_last_z))) {
                 ws.A[i] = ws.Z[i];
             } else {
                 ws.abuf[i].resize(sz);
@@ -384,7 +388,7 @@ double Network<T>::forward_backward(const T* x, const T* y, const T* w, idx m) {
     TrainingGuard guard(training_);
     ++run_;
     std::unique_lock lock(mtx_);
-    ensure(train_ws_, m, true, 0, int(ops_.size()) - 1);
+    ensure(train_ws_, m, true, 0, int(ops_.size()) - 1, true);
     const double loss = forward_loss(train_ws_, x, y, w, m);
     backward_all(train_ws_, m);
     return loss;
@@ -408,7 +412,7 @@ std::vector<double> Network<T>::train_on_batch(const T* x, const T* y, const T* 
     check_trainable();
     TrainingGuard guard(training_);
     ++run_;
-    ensure(train_ws_, m, true, 0, int(ops_.size()) - 1);
+    ensure(train_ws_, m, true, 0, int(ops_.size()) - 1, true);
     bool nonfinite = false;
     const double loss = step(train_ws_, x, y, w, m, false, &nonfinite);
     std::vector<double> sums(metrics_.size(), 0.0), wsums(metrics_.size(), 0.0);
@@ -444,7 +448,7 @@ Status Network<T>::train_batches(const T* X, const T* Y, const T* W, idx n, idx 
     const idx nb = (n + batch - 1) / batch;
     b1 = std::min(b1, nb);
     const idx cap = std::min(batch, n);
-    ensure(train_ws_, cap, true, 0, int(ops_.size()) - 1);
+    ensure(train_ws_, cap, true, 0, int(ops_.size()) - 1, true);
     Workspace<T>& ws = train_ws_;
     const idx nx = n_in(), ny = target_cols();
     *batches_done = 0;
@@ -515,9 +519,10 @@ void Network<T>::predict(T* out, const T* x, idx n, idx batch, int first, int la
              std::to_string(first) + ".." + std::to_string(last));
     if (batch < 1) fail("batch_size", "an integer >= 1", std::to_string(batch));
     if (n == 0) return;
-    Workspace<T> ws;
+    PooledWorkspace pooled(*this);
+    Workspace<T>& ws = *pooled.ws;
     const idx cap = std::min(batch, n);
-    ensure(ws, cap, false, first, last);
+    ensure(ws, cap, false, first, last, false);
     const idx nx = ops_[first].n_in, no = ops_[last].n_out;
     std::shared_lock lock(mtx_);
     for (idx start = 0; start < n; start += batch) {
@@ -532,9 +537,10 @@ std::vector<double> Network<T>::evaluate(const T* X, const T* Y, const T* W, idx
     if (!compiled_) throw std::invalid_argument("the model must be compiled before evaluate(): call compile()");
     if (batch < 1) fail("batch_size", "an integer >= 1", std::to_string(batch));
     const int last = int(ops_.size()) - 1;
-    Workspace<T> ws;
+    PooledWorkspace pooled(*this);
+    Workspace<T>& ws = *pooled.ws;
     const idx cap = std::max<idx>(1, std::min(batch, n));
-    ensure(ws, cap, false, 0, last);
+    ensure(ws, cap, false, 0, last, true);
     const idx nx = n_in(), ny = target_cols();
     std::vector<double> sums(metrics_.size(), 0.0), wsums(metrics_.size(), 0.0);
     double total = 0;

@@ -16,6 +16,8 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <shared_mutex>
 #include <vector>
 
@@ -40,6 +42,7 @@ struct OpSpec {
 template <class T>
 struct Workspace {
     idx cap = 0;
+    int key[4] = {-1, -1, -1, -1};  // first op, last op, training, keep_last_z: what the buffers were made for
     std::vector<std::vector<T>> zbuf, abuf, mask;
     std::vector<const T*> in;  // input of each op during the last forward
     std::vector<T*> Z, A;      // pre-activation and output of each op
@@ -116,7 +119,26 @@ private:
     void check_trainable() const;
     void add_shape_op(OpKind kind, idx n, Act act, double rate);
     bool choose_feature_major() const;
-    void ensure(Workspace<T>& ws, idx cap, bool training, int first, int last) const;
+    void ensure(Workspace<T>& ws, idx cap, bool training, int first, int last, bool keep_last_z) const;
+    // Inference workspaces are kept for reuse (fresh buffers would cost page faults on every call); each
+    // concurrent predict/evaluate takes its own.
+    struct PooledWorkspace {
+        const Network& net;
+        std::unique_ptr<Workspace<T>> ws;
+        explicit PooledWorkspace(const Network& n) : net(n) {
+            std::lock_guard<std::mutex> g(net.pool_mtx_);
+            if (net.pool_.empty()) {
+                ws = std::make_unique<Workspace<T>>();
+            } else {
+                ws = std::move(net.pool_.back());
+                net.pool_.pop_back();
+            }
+        }
+        ~PooledWorkspace() {
+            std::lock_guard<std::mutex> g(net.pool_mtx_);
+            if (net.pool_.size() < 4) net.pool_.push_back(std::move(ws));
+        }
+    };
     // fm: the feature-major layout of small.hpp (x is then X^T).
     void forward(Workspace<T>& ws, const T* x, idx m, bool training, int first, int last, bool fm = false) const;
     // Loss (sum over rows of w_i L_i, regularization excluded); writes the gradient of the batch-mean loss
@@ -157,6 +179,8 @@ private:
     std::vector<double> ep_msum_, ep_mw_;
 
     mutable std::shared_mutex mtx_;
+    mutable std::mutex pool_mtx_;
+    mutable std::vector<std::unique_ptr<Workspace<T>>> pool_;
     std::atomic<bool> training_{false};
 };
 

@@ -1,6 +1,7 @@
 // fastnn engine: thread count for OpenMP (when built with it) and OpenBLAS.
 #include "threads.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <string>
 
@@ -22,18 +23,23 @@ void set_num_threads(int n) {
     g_threads = n;
 #ifdef FASTNN_HAVE_OPENMP
     omp_set_num_threads(n);
+    blas_set_num_threads(1);  // products are split across the OpenMP threads (blas.cpp)
+#else
+    blas_set_num_threads(n);  // without OpenMP, OpenBLAS's own threads run the products
 #endif
-    blas_set_num_threads(n);
+}
+
+void init_threads() {
+#ifdef FASTNN_HAVE_OPENMP
+    set_num_threads(omp_get_max_threads());  // honours OMP_NUM_THREADS
+#else
+    set_num_threads(std::max(1, blas_get_num_threads()));
+#endif
 }
 
 int get_num_threads() {
     const int n = g_threads.load();
-    if (n > 0) return n;
-#ifdef FASTNN_HAVE_OPENMP
-    return omp_get_max_threads();
-#else
-    return blas_get_num_threads();
-#endif
+    return n > 0 ? n : 1;
 }
 
 bool have_openmp() {

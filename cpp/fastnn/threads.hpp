@@ -1,18 +1,17 @@
-// fastnn engine: one knob for the number of threads, applied to OpenMP and OpenBLAS together.
+// fastnn engine: one knob for the number of threads (OpenMP's team; OpenBLAS runs inside it, see blas.cpp).
 #pragma once
 
 namespace fastnn {
 
 void set_num_threads(int n);  // n >= 1
+void init_threads();          // the default: OMP_NUM_THREADS or the core count
 int get_num_threads();
 bool have_openmp();
 
-// Elementwise loops shorter than this run on one thread. The training step interleaves them with OpenBLAS calls,
-// whose threads keep their cores busy for a while after each product; OpenMP threads started in between would
-// compete with them for the same cores (measured on 2 cores: 30x slower under load). So only very long loops
-// (an optimizer step over millions of parameters) use OpenMP threads in training.
-constexpr long kParallelMinElements = 1L << 22;
-// The one-row product (prediction latency) runs no BLAS call, and splits its columns across threads above this.
+// Elementwise loops shorter than this run on one thread: waking threads costs more than it saves. (OpenMP is the
+// engine's only thread pool: OpenBLAS runs single-threaded inside it, see blas.cpp.)
+constexpr long kParallelMinElements = 1L << 15;
+// Products (and the one-row product) smaller than this many multiply-adds run on one thread.
 constexpr long kParallelMinMacs = 1L << 16;
 
 // An OpenMP parallel loop over n independent elements, when n is large enough to pay for the threads.
