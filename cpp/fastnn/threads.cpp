@@ -38,8 +38,13 @@ void init_threads() {
 }
 
 int get_num_threads() {
-    const int n = g_threads.load();
-    return n > 0 ? n : 1;
+    const int n = std::max(1, g_threads.load());
+#ifdef FASTNN_HAVE_OPENMP
+    // A lower OpenMP limit set in the calling thread (threadpoolctl, omp_set_num_threads) is honoured too.
+    return std::min(n, omp_get_max_threads());
+#else
+    return n;
+#endif
 }
 
 bool have_openmp() {
