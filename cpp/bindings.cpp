@@ -53,23 +53,6 @@ const T* sample_weights(const py::object& sw, idx n, Arr<T>& keep) {
                   "shape " + shape_str(keep));
     return keep.data();
 }
-// ValueError unless every value of a is finite (one vectorized pass; the message as fastnn._validation's).
-template <class T>
-void require_finite(const Arr<T>& a, const char* what) {
-    const T* p = a.data();
-    const idx n = idx(a.size());
-    bool ok = true;
-#pragma omp simd reduction(&& : ok)
-    for (idx i = 0; i < n; ++i) ok = ok && std::isfinite(p[i]);
-    if (ok) return;
-    idx i = 0;
-    while (std::isfinite(p[i])) ++i;
-    const idx cols = a.ndim() == 2 ? idx(a.shape(1)) : 1;
-    throw std::invalid_argument(std::string(what) + ": expected finite numbers, got NaN or infinity (first at index (" +
-                                std::to_string(i / cols) + ", " + std::to_string(i % cols) +
-                                ")); clean the data, or call fastnn.config.set_check_finite(False) to skip this scan");
-}
-
 // Polls Python's signal handlers; true when one raised (the error stays set for the caller to throw).
 bool python_interrupted() {
     py::gil_scoped_acquire gil;
@@ -296,12 +279,11 @@ void bind_network(py::module_& m, const char* cls) {
                      fail("layer range", "0 <= first <= last < " + std::to_string(ops.size()),
                           std::to_string(first) + ".." + std::to_string(last));
                  check_2d(x, "x", ops[first].n_in);
-                 if (check_finite) require_finite(x, "x");
                  Arr<T> out({x.shape(0), py::ssize_t(ops[last].n_out)});
                  T* op = out.mutable_data();
                  {
                      py::gil_scoped_release nogil;
-                     s.net->predict(op, x.data(), x.shape(0), batch_size, first, last);
+                     s.net->predict(op, x.data(), x.shape(0), batch_size, first, last, check_finite);
                  }
                  return out;
              },
@@ -530,16 +512,8 @@ PYBIND11_MODULE(_core, m) {
           [](py::array a) -> py::object {
               // Flat index of the first NaN or infinity in a float array (any layout), or None: one pass, no copy.
               auto scan = [](auto arr) -> py::object {
-                  if (arr.ndim() == 0 || arr.size() == 0) return py::none();
-                  const auto* p = arr.data();
-                  const idx n = idx(arr.size());
-                  bool ok = true;
-#pragma omp simd reduction(&& : ok)
-                  for (idx i = 0; i < n; ++i) ok = ok && std::isfinite(p[i]);
-                  if (ok) return py::none();
-                  idx i = 0;
-                  while (std::isfinite(p[i])) ++i;
-                  return py::int_(i);
+                  const idx i = arr.size() ? find_non_finite(arr.data(), idx(arr.size())) : -1;
+                  return i < 0 ? py::object(py::none()) : py::object(py::int_(i));
               };
               if (!(a.flags() & py::array::c_style)) fail("array", "a C-contiguous array", "another layout");
               if (a.dtype().is(py::dtype::of<float>())) return scan(py::array_t<float, py::array::c_style>(a));

@@ -512,7 +512,7 @@ Status Network<T>::train_epochs(const T* X, const T* Y, const T* W, idx n, idx b
 }
 
 template <class T>
-void Network<T>::predict(T* out, const T* x, idx n, idx batch, int first, int last) const {
+void Network<T>::predict(T* out, const T* x, idx n, idx batch, int first, int last, bool check_finite) const {
     if (ops_.empty()) throw std::invalid_argument("the model has no layers");
     if (first < 0 || last >= int(ops_.size()) || first > last)
         fail("layer range", "0 <= first <= last < " + std::to_string(ops_.size()),
@@ -527,7 +527,16 @@ void Network<T>::predict(T* out, const T* x, idx n, idx batch, int first, int la
     std::shared_lock lock(mtx_);
     for (idx start = 0; start < n; start += batch) {
         const idx m = std::min(batch, n - start);
-        forward(ws, x + start * nx, m, false, first, last);
+        const T* xb = x + start * nx;
+        if (check_finite) {
+            const idx bad = find_non_finite(xb, m * nx);
+            if (bad >= 0)
+                throw std::invalid_argument(
+                    "x: expected finite numbers, got NaN or infinity (first at index (" +
+                    std::to_string(start + bad / nx) + ", " + std::to_string(bad % nx) +
+                    ")); clean the data, or call fastnn.config.set_check_finite(False) to skip this scan");
+        }
+        forward(ws, xb, m, false, first, last);
         std::copy(ws.A[last], ws.A[last] + m * no, out + start * no);
     }
 }

@@ -80,7 +80,9 @@ public:
     void set_weights(int i, const std::vector<const T*>& tensors, const std::vector<std::size_t>& sizes);
 
     // Inference through ops [first, last] (dropout inactive). out: (n, ops[last].n_out).
-    void predict(T* out, const T* x, idx n, idx batch, int first, int last) const;
+    // check_finite: refuse NaN and infinity in x (each batch is scanned just before its forward pass, while it is
+    // in cache), with a ValueError naming the first bad value's row and column.
+    void predict(T* out, const T* x, idx n, idx batch, int first, int last, bool check_finite = false) const;
 
     // One gradient computation without update: returns the loss (with regularization), fills grads_.
     double forward_backward(const T* x, const T* y, const T* w, idx m);

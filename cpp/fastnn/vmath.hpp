@@ -67,6 +67,19 @@ FASTNN_INLINE float vlog1p(float e) {
     return d == 0.0f ? e : l;
 }
 
+// Index of the first NaN or infinity among p[0..n), or -1: a vectorized pass, then a scalar search only on failure.
+template <class T>
+std::ptrdiff_t find_non_finite(const T* p, std::ptrdiff_t n) {
+    // x * 0 is 0 for finite x and NaN for NaN or infinity, so the sum is 0 exactly when all are finite.
+    T acc = 0;
+#pragma omp simd reduction(+ : acc)
+    for (std::ptrdiff_t i = 0; i < n; ++i) acc += p[i] * T(0);
+    if (acc == T(0)) return -1;
+    std::ptrdiff_t i = 0;
+    while (std::isfinite(p[i])) ++i;
+    return i;
+}
+
 inline double vexp(double x) { return std::exp(x); }
 inline double vlog(double x) { return std::log(x); }
 inline double vlog1p(double x) { return std::log1p(x); }
