@@ -46,7 +46,23 @@ def _input_size_from(input_shape, input_dim, where):
     return int(np.prod(shape)), shape
 
 
-class Layer:
+class WeightsView:
+    """Keras's weight properties, for layers and models: copies from get_weights(); every weight is trainable."""
+
+    @property
+    def weights(self):
+        return self.get_weights()
+
+    @property
+    def trainable_weights(self):
+        return self.get_weights()
+
+    @property
+    def non_trainable_weights(self):
+        return []
+
+
+class Layer(WeightsView):
     _prefix = None
 
     def __init__(self, name=None, dtype=None, input_shape=None, input_dim=None, trainable=True, **kwargs):
@@ -124,16 +140,6 @@ class Layer:
         _check_weight_list(weights, shapes, f"layer {self.name!r}")
         engine, i = self._home
         engine.net.set_weights(i, [np.asarray(w) for w in weights])
-
-    @property
-    def weights(self):
-        return self.get_weights()
-
-    trainable_weights = weights
-
-    @property
-    def non_trainable_weights(self):
-        return []
 
     def count_params(self):
         return int(sum(int(np.prod(s)) for s in self._weight_shapes()))

@@ -34,7 +34,7 @@ from ._names import unknown_name_error
 from ._validation import as_features, as_sample_weight, as_targets, check_fraction, check_int, to_array
 from .errors import ModelFileError
 from .layers import (ENGINE_LAYERS, LAYER_CLASSES, Activation, Dense, Dropout, Flatten, InputLayer, KerasTensor,
-                     Layer, _check_weight_list)
+                     Layer, WeightsView, _check_weight_list)
 from .progress import resolve_verbose
 
 
@@ -49,7 +49,7 @@ class _Engine:
         self.training = threading.Lock()  # held by fit / train_on_batch: one training call at a time
 
 
-class Model:
+class Model(WeightsView):
     """A functional model: `Model(inputs=x, outputs=y)` for tensors made with Input and layer calls."""
 
     _name_prefix = "functional"
@@ -611,16 +611,6 @@ class Model:
             if m:
                 self._net.set_weights(i, [np.asarray(w) for w in weights[k:k + m]])
             k += m
-
-    @property
-    def weights(self):
-        return self.get_weights()
-
-    trainable_weights = weights
-
-    @property
-    def non_trainable_weights(self):
-        return []
 
     def count_params(self):
         self._require_built("count_params")
