@@ -1,4 +1,4 @@
-// fastnn engine: OpenBLAS (scipy-openblas32 wheel, symbols prefixed scipy_) behind gemm and gemv.
+// fastnn engine: OpenBLAS (scipy-openblas32 wheel, symbols prefixed scipy_) behind gemm.
 //
 // Threads: with OpenMP, OpenBLAS runs single-threaded and gemm splits each product into column (or row) blocks,
 // one per OpenMP thread. The engine then has one thread pool: OpenBLAS's own threads, which keep spinning after
@@ -63,16 +63,6 @@ void gemm(bool transA, bool transB, int M, int N, int K, T alpha, const T* A, in
 template void gemm<float>(bool, bool, int, int, int, float, const float*, int, const float*, int, float, float*, int);
 template void gemm<double>(bool, bool, int, int, int, double, const double*, int, const double*, int, double, double*,
                            int);
-
-template <>
-void gemv_row<float>(int K, int N, const float* x, const float* B, float* y) {
-    scipy_cblas_sgemv(CblasRowMajor, CblasTrans, K, N, 1.0f, B, N, x, 1, 0.0f, y, 1);
-}
-
-template <>
-void gemv_row<double>(int K, int N, const double* x, const double* B, double* y) {
-    scipy_cblas_dgemv(CblasRowMajor, CblasTrans, K, N, 1.0, B, N, x, 1, 0.0, y, 1);
-}
 
 void blas_set_num_threads(int n) { scipy_openblas_set_num_threads(n); }
 int blas_get_num_threads() { return scipy_openblas_get_num_threads(); }

@@ -12,10 +12,6 @@ template <class T>
 void gemm(bool transA, bool transB, int M, int N, int K, T alpha, const T* A, int lda, const T* B, int ldb,
           T beta, T* C, int ldc);
 
-// y (N,) = x (K,) @ B (K, N): one row times a row-major matrix.
-template <class T>
-void gemv_row(int K, int N, const T* x, const T* B, T* y);
-
 void blas_set_num_threads(int n);
 int blas_get_num_threads();
 

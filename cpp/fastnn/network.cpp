@@ -17,11 +17,10 @@ namespace {
 
 // Refuse parameter counts that cannot fit in memory before allocating (an overcommitting kernel would
 // otherwise accept the allocation and kill the process when the pages are touched).
-void check_alloc(std::size_t count, std::size_t elem_size, const char* what) {
+void check_alloc(std::size_t count, std::size_t elem_size) {
     const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
     const double phys = pages > 0 && page > 0 ? double(pages) * double(page) : 1e18;
     if (double(count) * double(elem_size) > phys / 2) throw std::bad_alloc();
-    (void)what;
 }
 
 // RAII guard for "one training call at a time".
@@ -57,7 +56,7 @@ void Network<T>::add_dense(idx n_in, idx n_out, Act act, bool use_bias, const In
     if (use_bias) init_validate(binit);
     const double count = double(n_in) * double(n_out) + (use_bias ? double(n_out) : 0.0) + double(params_.size());
     if (count > double(std::numeric_limits<int>::max())) throw std::bad_alloc();
-    check_alloc(std::size_t(count) * 4, sizeof(T), "parameters");  // params, grads, two optimizer slots
+    check_alloc(std::size_t(count) * 4, sizeof(T));  // parameters, gradients, two optimizer slots
 
     OpSpec op;
     op.kind = OpKind::Dense;
