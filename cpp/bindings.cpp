@@ -38,6 +38,7 @@ std::string shape_str(const py::array& a) {
 template <class T>
 void check_2d(const Arr<T>& a, const char* what, py::ssize_t cols) {
     if (a.ndim() != 2) fail(what, "a 2-D array", "an array of shape " + shape_str(a));
+    if (a.shape(1) < 1) fail(what, "at least one column", "an array of shape " + shape_str(a));
     if (cols >= 0 && a.shape(1) != cols)
         fail(what, std::to_string(cols) + " columns", "an array of shape " + shape_str(a));
 }
@@ -193,6 +194,7 @@ void bind_network(py::module_& m, const char* cls) {
         .def_property_readonly("n_ops", [](const PN& s) { return s.net->ops().size(); })
         .def_property_readonly("n_params", [](const PN& s) { return s.net->n_params(); })
         .def_property_readonly("compiled", [](const PN& s) { return s.net->compiled(); })
+        .def_property_readonly("training", [](const PN& s) { return s.net->training(); })
         .def("add_dense",
              [](PN& s, idx n_in, idx n_out, const std::string& act, bool use_bias, py::tuple kinit, py::tuple binit,
                 double k_l1, double k_l2, double b_l1, double b_l2) {
@@ -436,9 +438,12 @@ void bind_network(py::module_& m, const char* cls) {
                  }
                  const auto it = d["iterations"].cast<std::int64_t>();
                  if (it < 0) fail("optimizer iterations", "an integer >= 0", std::to_string(it));
+                 const double u_product = d["u_product"].cast<double>();  // every value read before any is set
+                 if (s.net->training())
+                     throw std::runtime_error("cannot set the optimizer state while the model is being trained");
                  std::unique_lock lock(s.net->mutex());
                  o.iterations = it;
-                 o.u_product = d["u_product"].cast<double>();
+                 o.u_product = u_product;
                  std::vector<T>* dst[3] = {&o.s1, &o.s2, &o.s3};
                  for (int k = 0; k < 3; ++k) dst[k]->assign(arrs[k].data(), arrs[k].data() + arrs[k].size());
              });

@@ -474,7 +474,7 @@ class Nadam(Optimizer):
         return [{"m": np.zeros_like(w), "v": np.zeros_like(w)} for w in params]
 
     def _u(self, t):
-        return self.beta_1 * (1.0 - 0.5 * 0.96 ** (0.004 * t))
+        return self.beta_1 * (1.0 - 0.5 * 0.96 ** t)  # Keras 3 (keras/src/optimizers/nadam.py)
 
     def begin_step(self, t):
         self.u_product *= self._u(t)

@@ -281,8 +281,8 @@ def test_nadam_u_product_is_shared_by_all_tensors():
 
 def test_nadam_first_step_by_hand():
     b1, b2, lr, eps, g = 0.9, 0.999, 0.001, 1e-7, 2.0
-    u1 = b1 * (1 - 0.5 * 0.96 ** 0.004)
-    u2 = b1 * (1 - 0.5 * 0.96 ** 0.008)
+    u1 = b1 * (1 - 0.5 * 0.96 ** 1)  # Keras 3: u_t = beta_1 * (1 - 0.5 * 0.96^t)
+    u2 = b1 * (1 - 0.5 * 0.96 ** 2)
     m, v = (1 - b1) * g, (1 - b2) * g * g
     m_hat = u2 * m / (1 - u1 * u2) + (1 - u1) * g / (1 - u1)
     expected = -lr * m_hat / (math.sqrt(v / (1 - b2)) + eps)

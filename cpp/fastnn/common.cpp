@@ -50,10 +50,15 @@ Act act_from_name(const std::string& name) { return lookup(kActs, name, "activat
 Loss loss_from_name(const std::string& name) { return lookup(kLosses, name, "loss"); }
 Metric metric_from_name(const std::string& name) { return lookup(kMetrics, name, "metric"); }
 
-const char* act_name(Act a) {
-    for (const auto& [k, v] : kActs)
-        if (v == a) return k;
+template <class E, std::size_t N>
+const char* name_of(const std::pair<const char*, E> (&table)[N], E e) {
+    for (const auto& [k, v] : table)
+        if (v == e) return k;
     return "?";
 }
+
+const char* act_name(Act a) { return name_of(kActs, a); }
+const char* metric_name(Metric m) { return name_of(kMetrics, m); }
+const char* loss_name(Loss l) { return name_of(kLosses, l); }
 
 }  // namespace fastnn

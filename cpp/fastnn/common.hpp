@@ -32,6 +32,8 @@ Act act_from_name(const std::string& name);
 const char* act_name(Act a);
 Loss loss_from_name(const std::string& name);
 Metric metric_from_name(const std::string& name);
+const char* metric_name(Metric m);
+const char* loss_name(Loss l);
 
 // Throws std::invalid_argument with "<what>: expected <expected>, got <got>".
 [[noreturn]] void fail(const std::string& what, const std::string& expected, const std::string& got);

@@ -33,11 +33,10 @@ bool labels_are_binary01(const T* y, idx n) {
 template <class T>
 idx sparse_label(const T* y, idx r, idx cols) {
     const T v = y[r];
-    const idx c = static_cast<idx>(v);
-    if (!(v >= T(0)) || static_cast<T>(c) != v || c >= cols)
+    if (!(v >= T(0) && v < T(cols)) || v != std::floor(v))  // checked before any cast (NaN fails here too)
         fail("y (sparse class labels)", "integers in [0, " + std::to_string(cols) + ")",
              "the value " + std::to_string(static_cast<double>(v)) + " in row " + std::to_string(r));
-    return c;
+    return static_cast<idx>(v);
 }
 
 template <class T>
@@ -189,7 +188,8 @@ void metric_rows(Metric metric, const T* y, const T* p, const T* w, idx rows, id
                 v = argmax(y + r * cols) == argmax(pr) ? 1.0 : 0.0;
                 break;
             case Metric::SparseCategoricalAccuracy:
-                v = static_cast<idx>(y[r]) == argmax(pr) && T(static_cast<idx>(y[r])) == y[r] ? 1.0 : 0.0;
+                v = (y[r] >= T(0) && y[r] < T(cols) && static_cast<idx>(y[r]) == argmax(pr) &&
+                     T(static_cast<idx>(y[r])) == y[r]) ? 1.0 : 0.0;
                 break;
             case Metric::MAE:
             case Metric::MSE: {

@@ -39,12 +39,12 @@ struct TrainingGuard {
 
 template <class T>
 Network<T>::Network(std::uint64_t seed)
-    : init_rng_(seed, kStreamInit), shuffle_rng_(seed, kStreamShuffle), dropout_rng_(seed, kStreamDropout),
-      seed_(seed) {}
+    : init_rng_(seed, kStreamInit), shuffle_rng_(seed, kStreamShuffle), dropout_rng_(seed, kStreamDropout) {}
 
 template <class T>
 void Network<T>::add_dense(idx n_in, idx n_out, Act act, bool use_bias, const InitSpec& kinit,
                            const InitSpec& binit, double k_l1, double k_l2, double b_l1, double b_l2) {
+    require_idle("add a layer");
     if (n_in < 1) fail("input size of Dense", "an integer >= 1", std::to_string(n_in));
     if (n_out < 1) fail("units", "an integer >= 1", std::to_string(n_out));
     if (!ops_.empty() && ops_.back().n_out != n_in)
@@ -70,11 +70,15 @@ void Network<T>::add_dense(idx n_in, idx n_out, Act act, bool use_bias, const In
     op.b_l2 = b_l2;
     op.w_off = params_.size();
     op.b_off = op.w_off + std::size_t(n_in * n_out);
+    std::unique_lock lock(mtx_);
     params_.resize(op.b_off + (use_bias ? std::size_t(n_out) : 0));
-    initialize(params_.data() + op.w_off, std::size_t(n_in), std::size_t(n_out), kinit, init_rng_);
+    initialize(params_.data() + op.w_off, std::size_t(n_in * n_out), std::size_t(n_in), std::size_t(n_out), kinit,
+               init_rng_);
     spans_.push_back({op.w_off, std::size_t(n_in * n_out)});
     if (use_bias) {
-        initialize(params_.data() + op.b_off, 1, std::size_t(n_out), binit, init_rng_);
+        // A 1-D shape (n,) has fan_in = fan_out = n (Keras's compute_fans).
+        initialize(params_.data() + op.b_off, std::size_t(n_out), std::size_t(n_out), std::size_t(n_out), binit,
+                   init_rng_);
         spans_.push_back({op.b_off, std::size_t(n_out)});
     }
     grads_.assign(params_.size(), T(0));
@@ -85,6 +89,7 @@ void Network<T>::add_dense(idx n_in, idx n_out, Act act, bool use_bias, const In
 // Appends an op without parameters (Activation, Dropout) whose width n must continue the stack.
 template <class T>
 void Network<T>::add_shape_op(OpKind kind, idx n, Act act, double rate) {
+    require_idle("add a layer");
     const std::string what = kind == OpKind::Activation ? "Activation" : "Dropout";
     if (n < 1) fail("input size of " + what, "an integer >= 1", std::to_string(n));
     if (!ops_.empty() && ops_.back().n_out != n)
@@ -95,6 +100,7 @@ void Network<T>::add_shape_op(OpKind kind, idx n, Act act, double rate) {
     op.n_in = op.n_out = n;
     op.act = act;
     op.rate = rate;
+    std::unique_lock lock(mtx_);
     ops_.push_back(op);
     compiled_ = false;
 }
@@ -117,6 +123,7 @@ idx Network<T>::target_cols() const {
 
 template <class T>
 void Network<T>::compile(Loss loss, bool from_logits, const OptConfig& opt, const std::vector<Metric>& metrics) {
+    require_idle("compile");
     if (ops_.empty()) throw std::invalid_argument("the model has no layers: add a Dense layer before compile()");
     opt_validate(opt);
     std::unique_lock lock(mtx_);
@@ -127,6 +134,15 @@ void Network<T>::compile(Loss loss, bool from_logits, const OptConfig& opt, cons
     fused_ = has_act && !from_logits &&
              ((last.act == Act::Softmax && (loss == Loss::CCE || loss == Loss::SparseCCE)) ||
               (last.act == Act::Sigmoid && loss == Loss::BCE));
+    const idx cols = loss == Loss::SparseCCE ? 1 : n_out();
+    for (Metric m : metrics) {
+        const bool sparse_metric = m == Metric::SparseCategoricalAccuracy;
+        if (sparse_metric != (loss == Loss::SparseCCE) && !(n_out() == 1 && cols == 1))
+            fail(std::string("metric '") + metric_name(m) + "'",
+                 sparse_metric ? "integer class labels, which only loss 'sparse_categorical_crossentropy' takes"
+                               : "targets with one column per output, which 'sparse_categorical_crossentropy' does not take",
+                 "loss '" + std::string(loss_name(loss)) + "'");
+    }
     metrics_ = metrics;
     fm_ = choose_feature_major();
     train_ws_ = Workspace<T>();
@@ -384,6 +400,7 @@ void Network<T>::backward_all(Workspace<T>& ws, idx m) {
 template <class T>
 double Network<T>::forward_backward(const T* x, const T* y, const T* w, idx m) {
     check_trainable();
+    if (m < 1) fail("x", "at least one sample", "0 samples");
     TrainingGuard guard(training_);
     ++run_;
     std::unique_lock lock(mtx_);
@@ -424,6 +441,13 @@ std::vector<double> Network<T>::train_on_batch(const T* x, const T* y, const T* 
 template <class T>
 void Network<T>::begin_epoch(idx n, bool shuffle, idx batch) {
     check_trainable();
+    TrainingGuard guard(training_);
+    begin_epoch_locked(n, shuffle, batch);
+}
+
+// The caller holds the training guard.
+template <class T>
+void Network<T>::begin_epoch_locked(idx n, bool shuffle, idx batch) {
     // One batch holding every sample has the same gradient in any order: it is not shuffled.
     shuffle_ = shuffle && !(batch >= n);
     perm_.resize(std::size_t(n));
@@ -440,11 +464,20 @@ Status Network<T>::train_batches(const T* X, const T* Y, const T* W, idx n, idx 
                                  const std::function<bool()>& interrupted, bool stop_on_nonfinite,
                                  idx* batches_done) {
     check_trainable();
+    TrainingGuard guard(training_);
+    ++run_;
+    return train_batches_locked(X, Y, W, n, batch, b0, b1, interrupted, stop_on_nonfinite, batches_done);
+}
+
+// The caller holds the training guard; run_ identifies the calling training run (see forward_loss).
+template <class T>
+Status Network<T>::train_batches_locked(const T* X, const T* Y, const T* W, idx n, idx batch, idx b0, idx b1,
+                                        const std::function<bool()>& interrupted, bool stop_on_nonfinite,
+                                        idx* batches_done) {
     if (idx(perm_.size()) != n) fail("number of samples", std::to_string(perm_.size()) + " (begin_epoch)", std::to_string(n));
     if (batch < 1) fail("batch_size", "an integer >= 1", std::to_string(batch));
-    TrainingGuard guard(training_);
-    if (!in_run_) ++run_;
     const idx nb = (n + batch - 1) / batch;
+    if (b0 < 0 || b0 > b1) fail("first batch", "an index in [0, last batch]", std::to_string(b0));
     b1 = std::min(b1, nb);
     const idx cap = std::min(batch, n);
     ensure(train_ws_, cap, true, 0, int(ops_.size()) - 1, true);
@@ -493,17 +526,15 @@ template <class T>
 Status Network<T>::train_epochs(const T* X, const T* Y, const T* W, idx n, idx batch, bool shuffle, idx epochs,
                                 const std::function<bool()>& interrupted, bool stop_on_nonfinite,
                                 std::vector<std::vector<double>>* logs) {
-    const idx nb = (n + batch - 1) / std::max<idx>(batch, 1);
+    check_trainable();
+    if (batch < 1) fail("batch_size", "an integer >= 1", std::to_string(batch));
+    TrainingGuard guard(training_);  // held for the whole run: nothing may change the network between epochs
     ++run_;
-    in_run_ = true;
-    struct RunEnd {
-        bool& flag;
-        ~RunEnd() { flag = false; }
-    } run_end{in_run_};
+    const idx nb = (n + batch - 1) / batch;
     for (idx e = 0; e < epochs; ++e) {
-        begin_epoch(n, shuffle, batch);
+        begin_epoch_locked(n, shuffle, batch);
         idx done = 0;
-        const Status st = train_batches(X, Y, W, n, batch, 0, nb, interrupted, stop_on_nonfinite, &done);
+        const Status st = train_batches_locked(X, Y, W, n, batch, 0, nb, interrupted, stop_on_nonfinite, &done);
         if (st != Status::Interrupted) logs->push_back(epoch_logs());  // an interrupted epoch is not complete
         if (st != Status::Done) return st;
     }
@@ -576,9 +607,17 @@ std::array<std::uint64_t, 8> Network<T>::rng_state() const {
 
 template <class T>
 void Network<T>::set_rng_state(const std::array<std::uint64_t, 8>& st) {
+    require_idle("set the generator state");
+    if (!(st[0] | st[1] | st[2] | st[3]) || !(st[4] | st[5] | st[6] | st[7]))
+        fail("generator state", "two non-zero xoshiro256** states", "an all-zero state");
     std::unique_lock lock(mtx_);
     shuffle_rng_.set_state({st[0], st[1], st[2], st[3]});
     dropout_rng_.set_state({st[4], st[5], st[6], st[7]});
+}
+
+template <class T>
+void Network<T>::require_idle(const char* what) const {
+    if (training_) throw std::runtime_error(std::string("cannot ") + what + " while the model is being trained");
 }
 
 template <class T>
@@ -591,6 +630,7 @@ bool Network<T>::choose_feature_major() const {
 
 template <class T>
 void Network<T>::set_layout(int layout) {
+    require_idle("change the layout");
     if (layout < -1 || layout > 1) fail("layout", "-1 (automatic), 0 (rows) or 1 (features)", std::to_string(layout));
     std::unique_lock lock(mtx_);
     layout_ = layout;

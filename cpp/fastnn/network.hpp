@@ -73,6 +73,7 @@ public:
     idx n_out() const { return ops_.empty() ? 0 : ops_.back().n_out; }
     idx target_cols() const;  // columns of y expected by the loss
     bool compiled() const { return compiled_; }
+    bool training() const { return training_; }
     std::size_t n_params() const { return params_.size(); }
 
     // Weights of op i: kernel then bias (copies); set_weights checks sizes.
@@ -110,8 +111,6 @@ public:
     bool feature_major() const { return fm_; }
     double learning_rate() const { return opt_.cfg.learning_rate; }
     Optimizer<T>& optimizer() { return opt_; }
-    const std::vector<Span>& spans() const { return spans_; }
-    std::vector<T>& params() { return params_; }
     std::shared_mutex& mutex() const { return mtx_; }
     // The shuffling and dropout generators' states (saved with a model so resumed training repeats exactly).
     std::array<std::uint64_t, 8> rng_state() const;
@@ -119,6 +118,10 @@ public:
 
 private:
     void check_trainable() const;
+    void require_idle(const char* what) const;  // RuntimeError while a training call runs
+    void begin_epoch_locked(idx n, bool shuffle, idx batch);
+    Status train_batches_locked(const T* X, const T* Y, const T* W, idx n, idx batch, idx b0, idx b1,
+                                const std::function<bool()>& interrupted, bool stop_on_nonfinite, idx* batches_done);
     void add_shape_op(OpKind kind, idx n, Act act, double rate);
     bool choose_feature_major() const;
     void ensure(Workspace<T>& ws, idx cap, bool training, int first, int last, bool keep_last_z) const;
@@ -162,7 +165,6 @@ private:
     Optimizer<T> opt_;
     Rng init_rng_, shuffle_rng_;
     mutable Rng dropout_rng_;  // drawn only by training calls, which hold the exclusive lock
-    std::uint64_t seed_;
 
     bool compiled_ = false;
     Loss loss_ = Loss::MSE;
@@ -175,7 +177,6 @@ private:
     Workspace<T> train_ws_;
     std::vector<idx> perm_;
     std::uint64_t run_ = 0;  // training calls so far (a cache key: data is fixed only within one call)
-    bool in_run_ = false;    // inside train_epochs
     bool shuffle_ = false;
     double ep_loss_ = 0, ep_count_ = 0;
     std::vector<double> ep_msum_, ep_mw_;

@@ -70,21 +70,6 @@ void Optimizer<T>::reset(std::size_t n) {
 }
 
 template <class T>
-std::vector<std::string> Optimizer<T>::slot_names() const {
-    switch (cfg.kind) {
-        case OptKind::SGD: return {"momentum"};
-        case OptKind::RMSprop: return {"velocity", "momentum", "average_gradient"};
-        case OptKind::Adagrad: return {"accumulator"};
-        case OptKind::Adadelta: return {"accumulated_grad", "accumulated_delta_var"};
-        case OptKind::Adam:
-        case OptKind::AdamW: return {"momentum", "velocity", "velocity_hat"};
-        case OptKind::Adamax: return {"m", "u"};
-        case OptKind::Nadam: return {"momentum", "velocity"};
-    }
-    return {};
-}
-
-template <class T>
 static double sq_norm(const T* g, std::size_t n) {
     double s = 0;
     for (std::size_t i = 0; i < n; ++i) s += double(g[i]) * g[i];
@@ -223,10 +208,10 @@ void Optimizer<T>::step(T* w, T* g, std::size_t n, const std::vector<Span>& tens
             break;
         }
         case OptKind::Nadam: {
-            // u_t = b1 (1 - 0.5 * 0.96^(0.004 t)); u_t1 likewise at t + 1; u_prod_t = u_prod * u_t;
+            // u_t = b1 (1 - 0.5 * 0.96^t); u_t1 likewise at t + 1; u_prod_t = u_prod * u_t;
             // m_hat = u_t1 m / (1 - u_prod_t u_t1) + (1 - u_t) g / (1 - u_prod_t); v_hat = v / (1 - b2^t)
-            const double u_t = c.beta_1 * (1.0 - 0.5 * std::pow(0.96, 0.004 * t));
-            const double u_t1 = c.beta_1 * (1.0 - 0.5 * std::pow(0.96, 0.004 * (t + 1)));
+            const double u_t = c.beta_1 * (1.0 - 0.5 * std::pow(0.96, t));
+            const double u_t1 = c.beta_1 * (1.0 - 0.5 * std::pow(0.96, t + 1));
             const double u_prod_t = u_product * u_t;
             const double u_prod_t1 = u_prod_t * u_t1;
             u_product = u_prod_t;

@@ -3,7 +3,7 @@
 // Order of one step (Keras 3 BaseOptimizer.apply): clip gradients (clipvalue elementwise, clipnorm per
 // tensor, global_clipnorm over all), decoupled weight decay w -= w * weight_decay * lr, then the update.
 // Sources: keras/src/optimizers/{sgd,rmsprop,adagrad,adadelta,adam,adamw,adamax,nadam}.py;
-// Adam: Kingma & Ba 2015; Nadam: Dozat 2016 with Keras's momentum schedule 0.96^(0.004 t).
+// Adam: Kingma & Ba 2015; Nadam: Dozat 2016 with Keras 3's momentum schedule 0.96^t.
 #pragma once
 
 #include <cstdint>
@@ -49,13 +49,13 @@ public:
     OptConfig cfg;
     std::int64_t iterations = 0;
     double u_product = 1.0;         // Nadam's running product of momentum-schedule terms
-    std::vector<T> s1, s2, s3;      // slots, laid out as the parameters (see slot_names)
+    // Slots, laid out as the parameters: SGD momentum; RMSprop velocity, momentum, average gradient; Adagrad
+    // accumulator; Adadelta accumulated gradient and update; Adam(W) m, v, v_hat; Adamax m, u; Nadam m, v.
+    std::vector<T> s1, s2, s3;
 
     void reset(std::size_t n_params);
     // One update of w (n values) from g (clipped in place).
     void step(T* w, T* g, std::size_t n, const std::vector<Span>& tensors);
-    // The names of the slots this optimizer uses, in the order s1, s2, s3.
-    std::vector<std::string> slot_names() const;
 };
 
 }  // namespace fastnn

@@ -46,8 +46,7 @@ void init_validate(const InitSpec& s) {
 }
 
 template <class T>
-void initialize(T* w, std::size_t fan_in, std::size_t fan_out, const InitSpec& s, Rng& rng) {
-    const std::size_t n = fan_in * fan_out;
+void initialize(T* w, std::size_t n, std::size_t fan_in, std::size_t fan_out, const InitSpec& s, Rng& rng) {
     double scale;
     int mode;
     bool uniform;
@@ -75,7 +74,7 @@ void initialize(T* w, std::size_t fan_in, std::size_t fan_out, const InitSpec& s
     }
 }
 
-template void initialize<float>(float*, std::size_t, std::size_t, const InitSpec&, Rng&);
-template void initialize<double>(double*, std::size_t, std::size_t, const InitSpec&, Rng&);
+template void initialize<float>(float*, std::size_t, std::size_t, std::size_t, const InitSpec&, Rng&);
+template void initialize<double>(double*, std::size_t, std::size_t, std::size_t, const InitSpec&, Rng&);
 
 }  // namespace fastnn

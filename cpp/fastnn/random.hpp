@@ -85,9 +85,9 @@ struct InitSpec {
     double b = 0.0;  // random_normal: stddev; random_uniform: maxval
 };
 
-// Fills w (fan_in x fan_out values) as `spec` says.
+// Fills the n values of w as `spec` says, for a tensor with these fans (Keras's compute_fans).
 template <class T>
-void initialize(T* w, std::size_t fan_in, std::size_t fan_out, const InitSpec& spec, Rng& rng);
+void initialize(T* w, std::size_t n, std::size_t fan_in, std::size_t fan_out, const InitSpec& spec, Rng& rng);
 
 void init_validate(const InitSpec& spec);
 

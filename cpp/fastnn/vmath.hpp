@@ -18,7 +18,8 @@ FASTNN_INLINE std::uint32_t float_to_bits(float f) { return __builtin_bit_cast(s
 
 FASTNN_INLINE float vexp(float x) {
     const float hi = 88.7228391f, lo = -87.3365448f;
-    const float xc = x > hi ? hi : (x < lo ? lo : x);
+    float xc = x > hi ? hi : (x < lo ? lo : x);
+    xc = xc == xc ? xc : 0.0f;  // NaN: compute on 0 (no undefined float->int cast), return NaN below
     // n = round(x / ln 2) by the 1.5 * 2^23 trick (exact without SSE4 rounding instructions)
     const float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
     float r = xc - n * 0.693359375f;
@@ -32,7 +33,8 @@ FASTNN_INLINE float vexp(float x) {
     p = p * r * r + r + 1.0f;
     const float scale = bits_to_float(std::uint32_t(std::int32_t(n) + 127) << 23);
     // Above hi, n = 128 makes scale +inf; below lo the result is flushed to exactly 0.
-    return p * scale * (x < lo ? 0.0f : 1.0f);
+    const float y = p * scale * (x < lo ? 0.0f : 1.0f);
+    return x == x ? y : x;
 }
 
 // Natural log for x > 0 (finite); callers guarantee the domain.
