@@ -166,6 +166,8 @@ class Model(WeightsView):
 
     def _build(self, n_in):
         """Creates (or re-creates) the engine for input width n_in."""
+        if self._engine is not None and self._engine.net.training:
+            raise RuntimeError(f"model {self.name!r} is being trained: its layers cannot change until fit returns")
         n_in = check_int(n_in, "input size", 1)
         if self._flatten_shape() is not None and not (self._chain and isinstance(self._chain[0], Flatten)):
             raise ValueError(f"input shape {self._flatten_shape()}: fastnn layers take 1-D samples; put Flatten() "
@@ -284,6 +286,9 @@ class Model(WeightsView):
             raise ValueError("loss_weights and weighted_metrics: fastnn models have one output; expected None")
         # Everything is checked before anything changes: a failed compile leaves the model as it was.
         new_optimizer = optimizers.get(optimizer)
+        if new_optimizer._net is not None and not (self.built and new_optimizer._net is self._net):
+            # An optimizer object drives one engine (its learning_rate reads and writes it): another model gets a copy.
+            new_optimizer = optimizers.deserialize(optimizers.serialize(new_optimizer))
         new_loss = losses.get(loss)
         if metrics is None:
             metrics = []
@@ -306,9 +311,14 @@ class Model(WeightsView):
                 raise
 
     def _compile_engine(self):
-        if self._is_view() and (self._first != 0 or self._last != self._engine.net.n_ops - 1):
-            raise ValueError(f"model {self.name!r} shares part of another model's layers; it can predict but not "
-                             "train. Build a new model to train these layers separately.")
+        if self._is_view():
+            raise ValueError(f"model {self.name!r} shares its weights with the model that built its layers; it can "
+                             "predict but not train (its compile settings would replace that model's): compile and "
+                             "train the model that owns the layers, or build a new model")
+        frozen = [layer.name for layer in self._op_layers if not layer.trainable]
+        if frozen or not self.trainable:
+            raise ValueError(f"trainable=False (model {self.name!r}{', layers ' + str(frozen) if frozen else ''}): "
+                             "fastnn trains every weight of a model; freezing layers is not supported")
         net = self._net
         loss_name = self.loss.engine_name
         for layer in self._op_layers:
@@ -410,7 +420,7 @@ class Model(WeightsView):
         verbose = resolve_verbose(verbose)
         x = self._x(x)
         y = self._y(y, x.shape[0])
-        sw = self._weights_for(y, sample_weight, class_weight, x.shape[0])
+        sw = as_sample_weight(sample_weight, x.shape[0], self._net.dtype)
         val = None
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
@@ -418,7 +428,8 @@ class Model(WeightsView):
                                  f"got {type(validation_data).__name__}")
             xv = self._x(validation_data[0], "validation_data x")
             yv = self._y(validation_data[1], xv.shape[0], "validation_data y")
-            swv = as_sample_weight(validation_data[2], xv.shape[0], self._net.dtype) if len(validation_data) == 3 else None
+            swv = (as_sample_weight(validation_data[2], xv.shape[0], self._net.dtype, "validation_data sample_weight")
+                   if len(validation_data) == 3 else None)
             val = (xv, yv, swv)
         elif validation_split > 0:
             split_at = int(math.floor(x.shape[0] * (1.0 - validation_split)))
@@ -427,6 +438,7 @@ class Model(WeightsView):
                                  "training or validation set")
             val = (x[split_at:], y[split_at:], None if sw is None else sw[split_at:])
             x, y, sw = x[:split_at], y[:split_at], None if sw is None else sw[:split_at]
+        sw = self._weights_for(y, sw, class_weight, x.shape[0])  # after the split: class weights weigh training only
         val_bs = self._batch_size(validation_batch_size, "validation_batch_size") if validation_batch_size else batch_size
 
         n = x.shape[0]
@@ -446,7 +458,7 @@ class Model(WeightsView):
         warned_nan = False
         cbs.on_train_begin()
         logs = {}
-        if val is None and not hooks and all(isinstance(cb, callbacks_module.History) for cb in cbs.callbacks):
+        if val is None and not hooks and all(type(cb) is callbacks_module.History for cb in cbs.callbacks):
             # Nothing to run between epochs: every epoch in one engine call, History filled afterwards.
             status, epoch_logs, exc = net.train_epochs(x, y, sw, batch_size, bool(shuffle), epochs - initial_epoch,
                                                        stop_on_nan)
@@ -668,19 +680,27 @@ class Model(WeightsView):
 
     # ---------------------------------------------------------------- files
     def get_config(self):
-        layers = []
-        for layer in self.layers:
-            layers.append({"class_name": type(layer).__name__, "config": layer.get_config()})
+        # The InputLayer comes first for Sequential models too (as Keras 3 writes them): it keeps the sample shape.
+        entries = ([self._input_layer] if self._input_layer is not None else []) + list(self._chain)
+        layers = [{"class_name": type(layer).__name__, "config": layer.get_config()} for layer in entries]
         return {"class_name": "Sequential" if isinstance(self, Sequential) else "Functional", "name": self.name,
                 "dtype": self.dtype, "layers": layers}
 
     def _compile_config(self):
         if not self.compiled:
             return None
+        names, classes = [], []
+        for m in self._metric_ids:  # a name, a Metric object or class, or a metrics function
+            if isinstance(m, type) and issubclass(m, metrics_module.Metric):
+                m = m()
+            if isinstance(m, metrics_module.Metric):
+                names.append(m.name)
+                classes.append(type(m).__name__)
+            else:
+                names.append(m if isinstance(m, str) else m.__name__)
+                classes.append(None)
         return {"optimizer": optimizers.serialize(self.optimizer), "loss": losses.serialize(self.loss),
-                "metrics": [m if isinstance(m, str) else (m.name if hasattr(m, "name") else m.__name__)
-                            for m in self._metric_ids],
-                "metric_classes": [None if isinstance(m, str) else type(m).__name__ for m in self._metric_ids]}
+                "metrics": names, "metric_classes": classes}
 
     def _tensors(self, include_optimizer):
         tensors = {}
@@ -772,25 +792,36 @@ class Sequential(Model):
         if layer.name in names:
             raise ValueError(f"All layers added to a Sequential model should have unique names. Name {layer.name!r} "
                              "is already the name of a layer in this model.")
+        if self.built and layer._input_size is not None and not isinstance(layer, Flatten) \
+                and layer._input_size != self._n_out:
+            raise ValueError(f"layer {layer.name!r}: expected an input of {layer._input_size} features (its "
+                             f"input_shape), but the model's last layer gives {self._n_out}")
         self._chain.append(layer)
         if rebuild:
-            self._maybe_build()
+            try:
+                self._maybe_build()
+            except BaseException:
+                self._chain.pop()  # a failed add leaves the model as it was
+                self._maybe_build()
+                raise
 
     def pop(self):
         if not self._chain:
             raise ValueError("pop: there are no layers in the model")
         layer = self._chain.pop()
-        if self._chain:
-            self._maybe_build(force=True)
-        else:
-            self._engine = None
+        if any(isinstance(l, Dense) for l in self._chain):
+            self._maybe_build()
+        else:  # nothing left to build an engine from
+            self._engine, self._op_layers, self._engine_compiled = None, [], False
+            if self._input_layer is None:
+                self._input_tensor = None
         return layer
 
     @property
     def layers(self):
         return list(self._chain)
 
-    def _maybe_build(self, force=False):
+    def _maybe_build(self):
         n_in = None
         if self._input_layer is not None:
             n_in = self._input_layer._input_size
@@ -1034,8 +1065,17 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     if not isinstance(cfg, dict) or cfg.get("kind") != "model" or not isinstance(cfg.get("model"), dict):
         raise ModelFileError(f"{where}: not a fastnn model file (a weights-only file? use model.load_weights)")
     model_cfg = cfg["model"]
-    model = model_from_config(model_cfg, where)
-    expected, _ = _expected_tensor_shapes(model_cfg, where)
+    try:
+        model = model_from_config(model_cfg, where)
+        expected, _ = _expected_tensor_shapes(model_cfg, where)
+    except ModelFileError:
+        raise
+    except (ValueError, TypeError, KeyError) as e:  # an inconsistent architecture: still the file's fault
+        raise ModelFileError(f"{where}: invalid model architecture: {e}") from None
+    unknown = sorted(k for k in tensors if not k.startswith("weights.") and
+                     k not in ("optimizer.slot0", "optimizer.slot1", "optimizer.slot2"))
+    if unknown:
+        raise ModelFileError(f"{where}: unexpected tensors {unknown[:4]}")
     got = {k: tuple(v.shape) for k, v in tensors.items() if k.startswith("weights.")}
     if got != expected:
         missing = sorted(set(expected) - set(got))
@@ -1064,7 +1104,7 @@ def _restore_rng(model, state, where):
     """The shuffling and dropout generator states, so that resumed training repeats the original run."""
     if state is None:
         return
-    if not isinstance(state, list) or len(state) != 8 or not all(isinstance(v, str) and v.isdigit() and
+    if not isinstance(state, list) or len(state) != 8 or not all(isinstance(v, str) and v.isascii() and v.isdigit() and
                                                                   len(v) <= 20 and int(v) < 2 ** 64 for v in state):
         raise ModelFileError(f"{where}: bad generator state")
     try:
@@ -1108,8 +1148,10 @@ def _restore_compile(model, comp, opt_state, tensors, where):
                 raise ModelFileError(f"{where}: optimizer slot {k} missing or of the wrong shape")
             slots.append(t)
         it, u = opt_state["iterations"], opt_state["u_product"]
-        if isinstance(it, bool) or not isinstance(it, int) or it < 0 or not isinstance(u, (int, float)):
+        if isinstance(it, bool) or not isinstance(it, int) or not 0 <= it < 2 ** 62:
             raise ModelFileError(f"{where}: bad optimizer iteration count")
+        if type(u) is not float or not math.isfinite(u):
+            raise ModelFileError(f"{where}: bad optimizer state (u_product)")
         model._net.set_optimizer_state({"iterations": it, "u_product": float(u), "slots": slots})
 
 

@@ -170,18 +170,19 @@ def test_the_crafting_helpers_round_trip_a_good_file(tmp_path, saved):
     assert isinstance(write_and_load(tmp_path, *saved), Sequential)
 
 
+# layers[0] is the InputLayer (saved first, as Keras 3 does), layers[1] the first Dense, layers[2] the Dropout
 @pytest.mark.parametrize("change, message", [
-    (lambda c: c["model"]["layers"][0].update(class_name="Lambda"), "unknown layer type 'Lambda'"),
-    (lambda c: c["model"]["layers"][0]["config"].update(activation="os.system"), "Unknown activation"),
-    (lambda c: c["model"]["layers"][0]["config"].update(units=10 ** 12), "units must be an integer"),
-    (lambda c: c["model"]["layers"][0]["config"].update(units=-3), "units must be an integer"),
-    (lambda c: c["model"]["layers"][0]["config"].update(input_dim=10 ** 9), "input_dim must be an integer"),
-    (lambda c: c["model"]["layers"][0]["config"].update(function="print"), "unexpected settings"),
-    (lambda c: c["model"]["layers"][1]["config"].update(rate=7), "invalid Dropout settings"),
+    (lambda c: c["model"]["layers"][1].update(class_name="Lambda"), "unknown layer type 'Lambda'"),
+    (lambda c: c["model"]["layers"][1]["config"].update(activation="os.system"), "Unknown activation"),
+    (lambda c: c["model"]["layers"][1]["config"].update(units=10 ** 12), "units must be an integer"),
+    (lambda c: c["model"]["layers"][1]["config"].update(units=-3), "units must be an integer"),
+    (lambda c: c["model"]["layers"][1]["config"].update(input_dim=10 ** 9), "input_dim must be an integer"),
+    (lambda c: c["model"]["layers"][1]["config"].update(function="print"), "unexpected settings"),
+    (lambda c: c["model"]["layers"][2]["config"].update(rate=7), "invalid Dropout settings"),
     (lambda c: c["model"].update(class_name="Subclassed"), "Sequential or Functional"),
     (lambda c: c["model"].update(dtype="int8"), "dtype must be float32 or float64"),
     (lambda c: c["model"].update(layers=[]), "1 to 1000 layers"),
-    (lambda c: c["model"]["layers"][0]["config"].update(
+    (lambda c: c["model"]["layers"][1]["config"].update(
         kernel_initializer={"class_name": "subprocess", "config": {}}), "unknown initializer"),
     (lambda c: c["compile"].update(loss={"name": "eval", "from_logits": False}), "invalid compile settings"),
     (lambda c: c["compile"]["optimizer"].update(class_name="Pickle"), "invalid compile settings"),
@@ -225,8 +226,8 @@ def test_tensor_of_the_wrong_dtype(tmp_path, saved):
 
 def test_units_that_disagree_with_the_tensors(tmp_path, saved):
     tensors, config = saved
-    config["model"]["layers"][0]["config"]["units"] = 9
-    with pytest.raises(ModelFileError, match="layer 2 expects 8 inputs, the previous gives 9"):
+    config["model"]["layers"][1]["config"]["units"] = 9
+    with pytest.raises(ModelFileError, match="layer 3 expects 8 inputs, the previous gives 9"):
         write_and_load(tmp_path, tensors, config)
 
 
