@@ -1,5 +1,7 @@
 """Weight initializers (Keras 3 names and formulas); the numbers come from the engine's seeded generator."""
 
+import numbers
+
 import math
 
 from ._names import unknown_name_error
@@ -41,7 +43,7 @@ Ones = _simple("Ones", "ones")
 
 
 def _finite(name, v):
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
         raise ValueError(f"{name}: expected a finite number, got {v!r}")
     return float(v)
 

@@ -4,6 +4,8 @@ An optimizer object holds its settings; once a model trains with it, `learning_r
 engine's value, so callbacks and users can change it between epochs.
 """
 
+import numbers
+
 import math
 
 from ._names import unknown_name_error
@@ -30,8 +32,9 @@ class Optimizer:
         for key, v in self._config.items():
             if v is None or isinstance(v, bool) and key in ("nesterov", "centered", "amsgrad"):
                 continue
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+            if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v) or v < 0:
                 raise ValueError(f"{key}: expected a finite number >= 0, got {v!r}")
+            self._config[key] = float(v)  # NumPy scalars too: the config is saved as JSON
         self._lr = _check_lr(learning_rate)
         self.name = name or self.engine_name
         self._net = None

@@ -5,6 +5,8 @@ learning rule runs in the engine: for each sample, update = eta * (target - step
 outputs in {-1, +1}; w_[1:] += update * x, w_[0] += update. Any two class labels work: predict returns them.
 """
 
+import numbers
+
 import numpy as np
 
 from . import _core
@@ -17,7 +19,7 @@ class Perceptron:
             epochs = n_iter
         if random_state is not None:
             seed = random_state
-        if isinstance(eta, bool) or not isinstance(eta, (int, float)) or not np.isfinite(eta) or eta <= 0:
+        if isinstance(eta, bool) or not isinstance(eta, numbers.Real) or not np.isfinite(eta) or eta <= 0:
             raise ValueError(f"eta: expected a finite number > 0, got {eta!r}")
         self.eta = float(eta)
         self.epochs = check_int(epochs, "epochs", 0)

@@ -4,6 +4,8 @@ Every new model draws its engine seed from this module's stream; without set_see
 operating system's entropy, so runs differ (as in Keras).
 """
 
+import numbers
+
 import os
 
 _MASK = (1 << 64) - 1
@@ -19,9 +21,9 @@ def _splitmix64(x):
 
 def set_seed(seed):
     """Seed fastnn's generator (models created afterwards get repeatable weights, shuffles and dropout)."""
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise ValueError(f"seed: expected an integer >= 0, got {seed!r}")
-    _state["seed"] = seed & _MASK
+    _state["seed"] = int(seed) & _MASK
     _state["counter"] = 0
 
 

@@ -1,5 +1,7 @@
 """Weight regularizers (Keras 3): L1 adds l1 * sum(|w|) to the loss, L2 adds l2 * sum(w^2)."""
 
+import numbers
+
 import math
 
 from ._names import unknown_name_error
@@ -8,7 +10,7 @@ from ._names import unknown_name_error
 class Regularizer:
     def __init__(self, l1=0.0, l2=0.0):
         for name, v in (("l1", l1), ("l2", l2)):
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+            if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v) or v < 0:
                 raise ValueError(f"{name}: expected a finite number >= 0, got {v!r}")
         self.l1 = float(l1)
         self.l2 = float(l2)

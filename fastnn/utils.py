@@ -32,5 +32,6 @@ def to_categorical(x, num_classes=None):
 def set_random_seed(seed):
     """Seeds fastnn's engine generator, Python's `random` and NumPy's global generator (as Keras does)."""
     _fastnn_random.set_seed(seed)
+    seed = int(seed)  # NumPy integers too
     _py_random.seed(seed)
     np.random.seed(seed % (1 << 32))

@@ -123,3 +123,13 @@ def test_tampered_files_raise_model_file_error(tmp_path, tamper, message):
     write_model_file(tmp_path / "bad.fnn", tensors, config)
     with pytest.raises(ModelFileError, match=message):
         fastnn.load_model(tmp_path / "bad.fnn")
+
+
+def test_numpy_scalars_are_accepted_as_hyperparameters(tmp_path):
+    fastnn.utils.set_random_seed(np.int64(1))
+    m = Sequential([Dense(1, input_shape=(2,), kernel_regularizer=fastnn.regularizers.L2(np.float32(0.01)))])
+    m.compile(fastnn.optimizers.Adam(learning_rate=np.float64(0.01), beta_1=np.float32(0.9)), "mse")
+    m.fit(np.zeros((4, 2)), np.zeros(4), verbose=0)
+    m.save(tmp_path / "m.fnn")  # the config is plain JSON
+    assert fastnn.load_model(tmp_path / "m.fnn").optimizer.get_config()["beta_1"] == pytest.approx(0.9)
+    assert fastnn.Perceptron(eta=np.float32(0.1)).eta == pytest.approx(0.1)
