@@ -104,56 +104,29 @@ def make_scenes(n, seed=0):
     return X.reshape(n, -1), y
 
 
-def _toy():
-    try:
-        from fastnn.datasets import toy
-    except ImportError:
-        return None
-    return toy
+def _toy_set(name, n, seed):
+    """A teaching set of fastnn.datasets.toy, with integer labels for the plots."""
+    from fastnn.datasets import toy
+
+    X, y = getattr(toy, name)(n, seed)
+    return X, y.astype(int)
 
 
 def linear_2d(n, seed):
-    toy = _toy()
-    if toy is not None:
-        X, y = toy.make_linear_2d(n, seed)
-        return X, y.astype(int)
-    rng = np.random.default_rng(seed)
-    X = rng.uniform(0, 1, (n, 2))
-    return X, (X.sum(axis=1) > 1).astype(int)
+    return _toy_set("make_linear_2d", n, seed)
 
 
 def linear_3d(n, seed):
-    toy = _toy()
-    if toy is not None:
-        X, y = toy.make_linear_3d(n, seed)
-        return X, y.astype(int)
-    rng = np.random.default_rng(seed)
-    X = rng.uniform(0, 1, (n, 3))
-    return X, (X.sum(axis=1) > 1.5).astype(int)
+    return _toy_set("make_linear_3d", n, seed)
 
 
 def blobs3(n, seed):
-    toy = _toy()
-    if toy is not None:
-        X, y = toy.make_blobs3(n, seed)
-        return X, y.astype(int)
-    rng = np.random.default_rng(seed)
-    centers = np.array([[0.0, 0.0], [3.0, 0.0], [1.5, 2.6]])
-    y = np.arange(n) % 3
-    return centers[y] + 0.5 * rng.standard_normal((n, 2)), y
+    return _toy_set("make_blobs3", n, seed)
 
 
 def l_shape(n, seed):
     """Two classes no line separates: a corner square inside an L (standardized)."""
-    toy = _toy()
-    if toy is not None:
-        X, y = toy.make_l_shape(n, seed)
-        return X, y.astype(int)
-    rng = np.random.default_rng(seed)
-    X = rng.uniform(0, 4, (4 * n, 2))
-    inner, outer = np.all(X <= 2.3, axis=1), np.any(X >= 3.0, axis=1)
-    X, y = X[inner | outer][:n], outer[inner | outer][:n].astype(int)
-    return (X - X.mean(axis=0)) / X.std(axis=0), y
+    return _toy_set("make_l_shape", n, seed)
 
 
 def advertising():
