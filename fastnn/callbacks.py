@@ -1148,10 +1148,9 @@ class CSVLogger(Callback):
 
         if self.keys is None:
             self.keys = sorted(logs.keys())
-            # Keep a column for validation metrics the model will produce.
-            for name in getattr(self.model, "metrics_names", None) or ():
-                if name.startswith("val_") and name not in self.keys:
-                    self.keys.append(name)
+            # With validation_freq > 1 the first epoch has no val_ values yet: keep their columns (as Keras 3).
+            if (self.params or {}).get("do_validation") and not any(k.startswith("val_") for k in self.keys):
+                self.keys.extend("val_" + k for k in list(self.keys))
 
         if self.writer is None:
 

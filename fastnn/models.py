@@ -444,7 +444,8 @@ class Model(WeightsView):
         n = x.shape[0]
         steps = (n + batch_size - 1) // batch_size
         cbs = callbacks_module.CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
-                                            verbose=verbose, epochs=epochs, steps=steps)
+                                            verbose=verbose, epochs=epochs, steps=steps,
+                                            do_validation=val is not None)
         history = cbs.history
         self.history = history  # filled epoch by epoch, so an interrupted fit leaves the completed epochs here
         history_logs = None

@@ -133,3 +133,13 @@ def test_numpy_scalars_are_accepted_as_hyperparameters(tmp_path):
     m.save(tmp_path / "m.fnn")  # the config is plain JSON
     assert fastnn.load_model(tmp_path / "m.fnn").optimizer.get_config()["beta_1"] == pytest.approx(0.9)
     assert fastnn.Perceptron(eta=np.float32(0.1)).eta == pytest.approx(0.1)
+
+
+def test_csv_logger_keeps_validation_columns_with_validation_freq(tmp_path):
+    x, y = _data()
+    path = tmp_path / "log.csv"
+    _model().fit(x, y, epochs=4, validation_split=0.25, validation_freq=2, verbose=0,
+                 callbacks=[fastnn.callbacks.CSVLogger(str(path))])
+    rows = path.read_text().splitlines()
+    assert rows[0] == "epoch,loss,val_loss"
+    assert rows[1].endswith(",NA") and not rows[2].endswith(",NA")
