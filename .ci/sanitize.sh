@@ -19,5 +19,5 @@ fi
 grep -q "heap-buffer-overflow" "$probe_log" || { cat "$probe_log"; echo "sanitize: unexpected probe failure"; exit 1; }
 echo "sanitize: AddressSanitizer is live (the probe's heap-buffer-overflow was reported)"
 pytest -q -p no:cacheprovider tests/test_ops.py tests/test_optimizers.py tests/test_network_engine.py \
-  tests/test_gradcheck.py tests/test_layouts.py
+  tests/test_gradcheck.py tests/test_layouts.py tests/test_engine_guards.py
 deactivate
