@@ -1149,7 +1149,7 @@ class CSVLogger(Callback):
         if self.keys is None:
             self.keys = sorted(logs.keys())
             # With validation_freq > 1 the first epoch has no val_ values yet: keep their columns (as Keras 3).
-            if (self.params or {}).get("do_validation") and not any(k.startswith("val_") for k in self.keys):
+            if getattr(self.model, "_fit_has_validation", False) and not any(k.startswith("val_") for k in self.keys):
                 self.keys.extend("val_" + k for k in list(self.keys))
 
         if self.writer is None:

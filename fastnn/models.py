@@ -76,6 +76,7 @@ class Model(WeightsView):
         self._metric_names = []
         self._engine_compiled = False
         self.stop_training = False
+        self._fit_has_validation = False  # set by fit for CSVLogger
         self.history = None
         self.trainable = trainable
         if type(self) is Model or inputs is not None or outputs is not None:
@@ -444,8 +445,8 @@ class Model(WeightsView):
         n = x.shape[0]
         steps = (n + batch_size - 1) // batch_size
         cbs = callbacks_module.CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
-                                            verbose=verbose, epochs=epochs, steps=steps,
-                                            do_validation=val is not None)
+                                            verbose=verbose, epochs=epochs, steps=steps)
+        self._fit_has_validation = val is not None  # read by CSVLogger (History.params stays as Keras's)
         history = cbs.history
         self.history = history  # filled epoch by epoch, so an interrupted fit leaves the completed epochs here
         history_logs = None
