@@ -31,16 +31,33 @@ void transpose(T* dst, const T* src, idx rows, idx cols) {
 
 template <class T>
 void fm_dense_forward(T* Zt, const T* Xt, const T* W, const T* b, idx m, idx n_in, idx n_out) {
+    // Blocks of kJ samples accumulate in registers over all inputs k, so each z row is written once.
+    constexpr idx kJ = 64;
     for (idx c = 0; c < n_out; ++c) {
         T* z = Zt + c * m;
         const T bc = b ? b[c] : T(0);
+        idx j0 = 0;
+        for (; j0 + kJ <= m; j0 += kJ) {
+            T acc[kJ];
 #pragma omp simd
-        for (idx j = 0; j < m; ++j) z[j] = bc;
+            for (idx j = 0; j < kJ; ++j) acc[j] = bc;
+            for (idx k = 0; k < n_in; ++k) {
+                const T w = W[k * n_out + c];
+                const T* x = Xt + k * m + j0;
+#pragma omp simd
+                for (idx j = 0; j < kJ; ++j) acc[j] += w * x[j];
+            }
+#pragma omp simd
+            for (idx j = 0; j < kJ; ++j) z[j0 + j] = acc[j];
+        }
+        if (j0 == m) continue;
+#pragma omp simd
+        for (idx j = j0; j < m; ++j) z[j] = bc;
         for (idx k = 0; k < n_in; ++k) {
             const T w = W[k * n_out + c];
             const T* x = Xt + k * m;
 #pragma omp simd
-            for (idx j = 0; j < m; ++j) z[j] += w * x[j];
+            for (idx j = j0; j < m; ++j) z[j] += w * x[j];
         }
     }
 }
