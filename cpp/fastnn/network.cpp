@@ -337,27 +337,41 @@ void Network<T>::backward(Workspace<T>& ws, idx m, bool fm) {
     }
 }
 
+// Calls f(w, dw, n, l1, l2) for every regularized parameter tensor.
 template <class T>
-double Network<T>::regularization(bool add_grad) {
-    double total = 0;
+template <class F>
+void Network<T>::for_each_regularized(F&& f) const {
     for (const OpSpec& op : ops_) {
         if (op.kind != OpKind::Dense) continue;
-        auto reg = [&](std::size_t off, std::size_t n, double l1, double l2) {
-            if (l1 == 0 && l2 == 0) return;
-            const T* w = params_.data() + off;
-            T* dw = grads_.data() + off;
-            double s1 = 0, s2 = 0;
-            for (std::size_t j = 0; j < n; ++j) {
-                s1 += std::fabs(double(w[j]));
-                s2 += double(w[j]) * w[j];
-                if (add_grad) dw[j] += T(2 * l2) * w[j] + T(l1) * T((w[j] > T(0)) - (w[j] < T(0)));
-            }
-            total += l1 * s1 + l2 * s2;
-        };
-        reg(op.w_off, std::size_t(op.n_in * op.n_out), op.k_l1, op.k_l2);
-        if (op.use_bias) reg(op.b_off, std::size_t(op.n_out), op.b_l1, op.b_l2);
+        if (op.k_l1 != 0 || op.k_l2 != 0) f(op.w_off, std::size_t(op.n_in * op.n_out), op.k_l1, op.k_l2);
+        if (op.use_bias && (op.b_l1 != 0 || op.b_l2 != 0)) f(op.b_off, std::size_t(op.n_out), op.b_l1, op.b_l2);
     }
+}
+
+// The penalty l1 * sum|w| + l2 * sum w^2 over the regularized tensors (Keras 3 regularizers).
+template <class T>
+double Network<T>::regularization() const {
+    double total = 0;
+    for_each_regularized([&](std::size_t off, std::size_t n, double l1, double l2) {
+        const T* w = params_.data() + off;
+        double s1 = 0, s2 = 0;
+        for (std::size_t j = 0; j < n; ++j) {
+            s1 += std::fabs(double(w[j]));
+            s2 += double(w[j]) * w[j];
+        }
+        total += l1 * s1 + l2 * s2;
+    });
     return total;
+}
+
+// Adds the penalty's gradient, 2 l2 w + l1 sign(w), to the gradients (the value was taken in forward_loss).
+template <class T>
+void Network<T>::add_regularization_grad() {
+    for_each_regularized([&](std::size_t off, std::size_t n, double l1, double l2) {
+        const T* w = params_.data() + off;
+        T* dw = grads_.data() + off;
+        for (std::size_t j = 0; j < n; ++j) dw[j] += T(2 * l2) * w[j] + T(l1) * T((w[j] > T(0)) - (w[j] < T(0)));
+    });
 }
 
 template <class T>
@@ -388,13 +402,13 @@ double Network<T>::forward_loss(Workspace<T>& ws, const T* x, const T* y, const 
         x = ws.xt.data();
     }
     forward(ws, x, m, true, 0, last, fm_);
-    return loss_and_grad(ws, y, w, m, true, fm_) / double(m) + regularization(false);
+    return loss_and_grad(ws, y, w, m, true, fm_) / double(m) + regularization();
 }
 
 template <class T>
 void Network<T>::backward_all(Workspace<T>& ws, idx m) {
     backward(ws, m, fm_);
-    regularization(true);
+    add_regularization_grad();
 }
 
 template <class T>
@@ -592,7 +606,7 @@ std::vector<double> Network<T>::evaluate(const T* X, const T* Y, const T* W, idx
         total += loss_and_grad(ws, y, w, m, false);
         accumulate_metrics(ws, y, w, m, sums.data(), wsums.data(), false);
     }
-    double reg = const_cast<Network*>(this)->regularization(false);
+    const double reg = regularization();
     std::vector<double> out{n > 0 ? total / double(n) + reg : std::nan("")};
     for (std::size_t k = 0; k < metrics_.size(); ++k) out.push_back(wsums[k] > 0 ? sums[k] / wsums[k] : 0.0);
     return out;

@@ -154,7 +154,10 @@ private:
     // loss with regularization and leaves dL/d(output) in ws.d0.
     double forward_loss(Workspace<T>& ws, const T* x, const T* y, const T* w, idx m);
     void backward_all(Workspace<T>& ws, idx m);
-    double regularization(bool add_grad);
+    template <class F>
+    void for_each_regularized(F&& f) const;
+    double regularization() const;
+    void add_regularization_grad();
     void accumulate_metrics(Workspace<T>& ws, const T* y, const T* w, idx m, double* sums, double* wsums,
                             bool fm) const;
     double step(Workspace<T>& ws, const T* x, const T* y, const T* w, idx m, bool stop_on_nonfinite, bool* nonfinite);
