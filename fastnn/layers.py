@@ -7,7 +7,7 @@ Calling a layer on a symbolic tensor (`Dense(3)(Input(shape=(2,)))`) chains laye
 
 import numpy as np
 
-from . import activations, initializers, regularizers
+from . import _limits, activations, initializers, regularizers
 from ._naming import to_snake_case, unique_name
 from ._validation import check_fraction, check_int
 
@@ -30,7 +30,7 @@ class KerasTensor:
 
 def _input_size_from(input_shape, input_dim, where):
     if input_dim is not None:
-        return check_int(input_dim, "input_dim", 1), None
+        return check_int(input_dim, "input_dim", 1, maximum=_limits.MAX_UNITS), None
     if input_shape is None:
         return None, None
     if isinstance(input_shape, (int, np.integer)):
@@ -40,6 +40,10 @@ def _input_size_from(input_shape, input_dim, where):
         shape = shape[1:]
     if not shape or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1 for s in shape):
         raise ValueError(f"input_shape: expected a tuple of positive integers such as (13,), got {input_shape!r}")
+    if len(shape) > _limits.MAX_SAMPLE_DIMS or int(np.prod([int(s) for s in shape], dtype=object)) > _limits.MAX_UNITS:
+        raise ValueError(f"input_shape: expected at most {_limits.MAX_SAMPLE_DIMS} dimensions and "
+                         f"{_limits.MAX_UNITS} features per sample, "
+                         f"got {tuple(input_shape)!r}")
     if len(shape) > 1 and where != "Flatten" and where != "InputLayer":
         raise ValueError(f"input_shape: {where} takes 1-D samples such as (784,), got {tuple(input_shape)!r}; "
                          f"put Flatten(input_shape={tuple(shape)!r}) first, or reshape x to (N, {int(np.prod(shape))})")
@@ -70,8 +74,8 @@ class Layer(WeightsView):
         kwargs.pop("batch_size", None)
         if kwargs:
             raise TypeError(f"{type(self).__name__} got unexpected keyword argument(s): {', '.join(sorted(kwargs))}")
-        if name is not None and (not isinstance(name, str) or not name):
-            raise ValueError(f"name: expected a non-empty string, got {name!r}")
+        if name is not None:
+            _limits.check_name(name, "name")
         self.name = name or unique_name(self._prefix or to_snake_case(type(self).__name__))
         if dtype not in (None, "float32", "float64", np.float32, np.float64):
             raise ValueError(f"dtype: expected 'float32' or 'float64', got {dtype!r}")
@@ -137,8 +141,8 @@ class Layer(WeightsView):
         if self._home is None:
             raise ValueError(f"{self.name}: the layer has no weights yet; build the model (give it an input shape "
                              "or call fit/predict/build) before set_weights")
-        _check_weight_list(weights, shapes, f"layer {self.name!r}")
         engine, i = self._home
+        _check_weight_list(weights, shapes, f"layer {self.name!r}", engine.dtype)
         engine.net.set_weights(i, [np.asarray(w) for w in weights])
 
     def count_params(self):
@@ -154,7 +158,9 @@ class Layer(WeightsView):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
 
 
-def _check_weight_list(weights, shapes, where):
+def _check_weight_list(weights, shapes, where, dtype=None):
+    """Checks a weight list's length, shapes and values: finite, and still finite once converted to `dtype`
+    (the model's), so 1e39 is refused for a float32 model rather than stored as infinity."""
     if not isinstance(weights, (list, tuple)):
         raise ValueError(f"weights for {where}: expected a list of {len(shapes)} arrays, got {type(weights).__name__}")
     if len(weights) != len(shapes):
@@ -168,6 +174,14 @@ def _check_weight_list(weights, shapes, where):
             raise ValueError(f"weights for {where}: expected shape {tuple(s)}, got {tuple(a.shape)}")
         if not np.isfinite(a).all():
             raise ValueError(f"weights for {where}: expected finite numbers, got NaN or infinity")
+        if dtype is not None and a.dtype != np.dtype(dtype):
+            with np.errstate(over="ignore", invalid="ignore"):
+                converted = a.astype(dtype)
+            bad = np.flatnonzero(~np.isfinite(converted))
+            if bad.size:
+                at = tuple(int(i) for i in np.unravel_index(bad[0], a.shape))
+                raise ValueError(f"weights for {where}: expected finite numbers, got {a[at].item()!r} at index {at}, "
+                                 f"which is too large for {np.dtype(dtype).name} (it becomes infinity)")
 
 
 class Dense(Layer):
@@ -179,7 +193,7 @@ class Dense(Layer):
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
-        self.units = check_int(units, "units", 1)
+        self.units = check_int(units, "units", 1, maximum=_limits.MAX_UNITS)
         self.activation = activations.deserialize(activations.get(activation))
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)

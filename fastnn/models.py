@@ -17,6 +17,7 @@ their weights (the layers stay with the model that built them).
 """
 
 import contextlib
+import json
 import math
 import os
 import shutil
@@ -27,7 +28,7 @@ import warnings
 
 import numpy as np
 
-from . import _core, callbacks as callbacks_module, config, losses, metrics as metrics_module, optimizers
+from . import _core, _limits, callbacks as callbacks_module, config, losses, metrics as metrics_module, optimizers
 from . import random as fastnn_random
 from ._naming import unique_name
 from ._names import unknown_name_error
@@ -57,8 +58,8 @@ class Model(WeightsView):
     def __init__(self, inputs=None, outputs=None, name=None, dtype=None, trainable=True, **kwargs):
         if kwargs:
             raise TypeError(f"{type(self).__name__} got unexpected keyword argument(s): {', '.join(sorted(kwargs))}")
-        if name is not None and (not isinstance(name, str) or not name):
-            raise ValueError(f"name: expected a non-empty string, got {name!r}")
+        if name is not None:
+            _limits.check_name(name, "name")
         self.name = name or unique_name(self._name_prefix)
         if dtype not in (None, "float32", "float64", np.float32, np.float64):
             raise ValueError(f"dtype: expected 'float32' or 'float64', got {dtype!r}")
@@ -103,6 +104,7 @@ class Model(WeightsView):
                 raise ValueError(f"outputs: the tensor {outputs} is not computed from inputs {inputs}")
             chain.append(t._layer)
             t = t._parent
+            _limits.check_layer_count(len(chain), "outputs")
         chain.reverse()
         self._input_tensor = inputs
         self._input_layer = inputs._layer if isinstance(inputs._layer, InputLayer) else \
@@ -192,7 +194,7 @@ class Model(WeightsView):
             # A view of another model's engine, from its input: shares its weights.
             self._engine, self._first, self._last = homes[0][0], homes[0][1], homes[-1][1]
         else:
-            _check_allocatable(ops, self.dtype)
+            _check_allocatable(ops, self.dtype, self.compiled, f"model {self.name!r}")
             engine = _Engine(self.dtype, self)
             net = engine.net
             for layer, size in ops:
@@ -297,6 +299,8 @@ class Model(WeightsView):
             metrics = list(metrics.values())
         if isinstance(metrics, (str, metrics_module.Metric)) or callable(metrics):
             metrics = [metrics]
+        if len(metrics) > _limits.MAX_METRICS:
+            raise ValueError(f"metrics: expected at most {_limits.MAX_METRICS} metrics, got {len(metrics)}")
         for m in metrics:
             metrics_module.get(m)  # validates names now, resolves "accuracy" when built
         previous = (self.optimizer, self.loss, self._metric_ids, self._metric_names, self.compiled, self._engine_compiled)
@@ -321,6 +325,9 @@ class Model(WeightsView):
             raise ValueError(f"trainable=False (model {self.name!r}{', layers ' + str(frozen) if frozen else ''}): "
                              "fastnn trains every weight of a model; freezing layers is not supported")
         net = self._net
+        _limits.check_memory(_limits.training_bytes(net.n_params, np.dtype(net.dtype).itemsize, True),
+                             f"compile: model {self.name!r} ({net.n_params:,} parameters)",
+                             "use fewer units or inputs")
         loss_name = self.loss.engine_name
         for layer in self._op_layers:
             if getattr(layer, "activation_name", None) == "step":
@@ -373,6 +380,17 @@ class Model(WeightsView):
                 raise ValueError(f"class_weight: expected finite weights >= 0, got {v!r} for class {k}")
             cw[classes == k] = v
         return cw if sw is None else np.ascontiguousarray(sw * cw)
+
+    def _check_batch_memory(self, rows, batch_size, training, what):
+        """MemoryError before the engine allocates its workspace for batches of min(batch_size, rows) samples,
+        when it would not fit in memory beside the model's own buffers."""
+        rows = min(rows, batch_size)
+        widths = [int(self._net.op_info(i)["n_out"]) for i in range(self._first, self._last + 1)]
+        itemsize = np.dtype(self._net.dtype).itemsize
+        parts = _limits.training_bytes(self._net.n_params, itemsize, self._engine_compiled)
+        parts.append((f"activations of a batch of {rows} samples",
+                      _limits.activation_values(widths, self._n_in, rows, training) * itemsize))
+        _limits.check_memory(parts, f"{what}: model {self.name!r}", "use a smaller batch_size")
 
     @staticmethod
     def _batch_size(batch_size, name="batch_size"):
@@ -443,6 +461,9 @@ class Model(WeightsView):
         val_bs = self._batch_size(validation_batch_size, "validation_batch_size") if validation_batch_size else batch_size
 
         n = x.shape[0]
+        self._check_batch_memory(n, batch_size, True, "fit")
+        if val is not None:
+            self._check_batch_memory(val[0].shape[0], val_bs, False, "fit (validation)")
         steps = (n + batch_size - 1) // batch_size
         cbs = callbacks_module.CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
                                             verbose=verbose, epochs=epochs, steps=steps)
@@ -531,6 +552,7 @@ class Model(WeightsView):
         cbs = callbacks_module.CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose,
                                             epochs=1, steps=steps_n)
         cbs.on_test_begin()
+        self._check_batch_memory(x.shape[0], batch_size, False, "evaluate")
         values = self._net.evaluate(x, y, sw, batch_size)
         logs = dict(zip(self.metrics_names, values))
         if verbose:
@@ -544,8 +566,9 @@ class Model(WeightsView):
         """The model's outputs for x, always 2-D (samples, outputs)."""
         if verbose == 0 and callbacks is None and self._engine is not None and type(x) is np.ndarray \
                 and x.ndim == 2 and x.shape[0] > 0 and x.flags.c_contiguous and x.dtype == self._engine.np_dtype \
-                and (batch_size is None or (type(batch_size) is int and batch_size > 0)):
+                and (batch_size is None or (type(batch_size) is int and 0 < batch_size <= _limits.MAX_INDEX)):
             # Fast path for an array the engine takes as it is: the width and finiteness checks run in C++.
+            self._check_batch_memory(x.shape[0], batch_size or 32, False, "predict")
             try:
                 return self._net.predict(x, batch_size or 32, self._first, self._last, config.check_finite())
             except ValueError:
@@ -560,6 +583,7 @@ class Model(WeightsView):
             cbs = callbacks_module.CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose,
                                                 epochs=1, steps=steps_n)
             cbs.on_predict_begin()
+        self._check_batch_memory(x.shape[0], batch_size, False, "predict")
         out = self._net.predict(x, batch_size, self._first, self._last)
         if cbs is not None:
             cbs.on_predict_batch_end(steps_n - 1, {})
@@ -578,6 +602,7 @@ class Model(WeightsView):
         """The output of every layer (InputLayer excluded) for x, as a list of 2-D arrays."""
         self._ensure_built(x)
         xa = self._x(x)
+        self._check_batch_memory(xa.shape[0], 1024, False, "activations")
         outs, op = [], self._first - 1
         for layer in self._chain:
             if isinstance(layer, ENGINE_LAYERS):
@@ -595,6 +620,7 @@ class Model(WeightsView):
         x = self._x(x)
         y = self._y(y, x.shape[0])
         sw = self._weights_for(y, sample_weight, class_weight, x.shape[0])
+        self._check_batch_memory(x.shape[0], x.shape[0], True, "train_on_batch")
         with self._training("train_on_batch"):
             values = self._net.train_on_batch(x, y, sw)
         if return_dict:
@@ -618,7 +644,7 @@ class Model(WeightsView):
     def set_weights(self, weights):
         self._require_built("set_weights")
         shapes = [s for i in range(self._first, self._last + 1) for s in _op_shapes(self._net, i)]
-        _check_weight_list(weights, shapes, f"model {self.name!r}")
+        _check_weight_list(weights, shapes, f"model {self.name!r}", self._net.dtype)
         k = 0
         for i in range(self._first, self._last + 1):
             m = len(_op_shapes(self._net, i))
@@ -725,6 +751,12 @@ class Model(WeightsView):
         tensors, opt = self._tensors(include_optimizer)
         cfg = {"kind": "model", "model": self.get_config(), "compile": self._compile_config(), "optimizer_state": opt,
                "rng_state": [str(v) for v in self._net.get_rng_state()]}
+        # Whatever save writes, load_model reads: the reader's checks run on the config as it will read it.
+        try:
+            _check_loadable(json.loads(json.dumps(cfg)), tensors, f"save: model {self.name!r}")
+        except ModelFileError as e:
+            raise ValueError(f"{e.reason}; load_model would refuse the file, so "
+                             "it is not written") from None
         saving.write_model_file(filepath, tensors, cfg)
 
     def save_weights(self, filepath, overwrite=True):
@@ -790,6 +822,7 @@ class Sequential(Model):
             raise ValueError(f"layer: expected a fastnn layer such as Dense(...), got {type(layer).__name__}")
         if any(existing is layer for existing in self._chain):
             raise ValueError(f"layer {layer.name!r} is already in this model")
+        _limits.check_layer_count(len(self._chain) + 1, f"model {self.name!r}")
         names = {l.name for l in self._chain}
         if layer.name in names:
             raise ValueError(f"All layers added to a Sequential model should have unique names. Name {layer.name!r} "
@@ -843,30 +876,26 @@ def _warn_non_finite(epoch, loss):
                   "TerminateOnNaN callback to stop at the first non-finite batch)", RuntimeWarning, stacklevel=4)
 
 
-def _physical_memory():
-    try:
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
-def _check_allocatable(ops, dtype):
-    """Refuses weights larger than the machine's memory before the engine touches them: such a buffer may be
-    granted by the kernel and then kill the process (out-of-memory killer) when it is initialized."""
-    itemsize = np.dtype(dtype).itemsize
+def _check_allocatable(ops, dtype, compiled, what):
+    """Refuses a model beyond the limits of fastnn._limits before the engine allocates anything: too many
+    parameters (ValueError), or weights + gradients (+ the optimizer's slots once compiled) larger than the
+    machine's memory (MemoryError): such buffers may be granted by the kernel and then kill the process (out-of-
+    memory killer) when they are initialized."""
     total, biggest = 0, None
     for layer, size in ops:
         if isinstance(layer, Dense):
-            n = (size + 1) * layer.units
+            n = size * layer.units + (layer.units if layer.use_bias else 0)
             total += n
             if biggest is None or n > biggest[1]:
                 biggest = (layer, n, size)
-    limit = _physical_memory()
-    if limit is not None and total * itemsize > limit:
-        layer, _, size = biggest
-        raise MemoryError(f"model weights need {_human_bytes(total * itemsize)}, more than this machine's "
-                          f"{_human_bytes(limit)} of memory (layer {layer.name!r}: {size} inputs x {layer.units} "
-                          "units); use fewer units or inputs")
+    if biggest is None:
+        return total
+    layer, _, size = biggest
+    hint = f"the largest layer is {layer.name!r}: {size} inputs x {layer.units} units; use fewer units or inputs"
+    _limits.check_memory(_limits.training_bytes(total, np.dtype(dtype).itemsize, compiled),
+                         f"{what} ({total:,} parameters)", hint)
+    _limits.check_params(total, what)
+    return total
 
 
 def _op_shapes(net, i):
@@ -947,7 +976,7 @@ _LAYER_KEYS = {
     "Flatten": {"name", "trainable", "dtype", "input_shape"},
     "InputLayer": {"name", "trainable", "dtype", "shape"},
 }
-_MAX_UNITS = 1 << 24
+_MAX_UNITS = _limits.MAX_UNITS
 
 
 def _layer_from_config(entry, where):
@@ -969,7 +998,7 @@ def _layer_from_config(entry, where):
     for key in ("shape", "input_shape"):
         if key in cfg:
             s = cfg[key]
-            if not isinstance(s, list) or not 1 <= len(s) <= 4 or any(
+            if not isinstance(s, list) or not 1 <= len(s) <= _limits.MAX_SAMPLE_DIMS or any(
                     isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= _MAX_UNITS for v in s) or \
                     int(np.prod(s)) > _MAX_UNITS:
                 raise ModelFileError(f"{where}: {key} must be a short list of positive integers, got {str(s)[:40]}")
@@ -997,36 +1026,50 @@ def _layer_from_config(entry, where):
         raise ModelFileError(f"{where}: invalid {cls_name} settings: {e}") from None
 
 
-def model_from_config(cfg, where="config"):
-    """Rebuilds a model (unbuilt weights) from get_config() output, accepting only fastnn's closed lists."""
+def _config_layers(cfg, where):
+    """The unbuilt layers of a model config, every entry checked against fastnn's closed lists and the limits of
+    fastnn._limits; nothing is allocated."""
     if not isinstance(cfg, dict) or cfg.get("class_name") not in ("Sequential", "Functional"):
         raise ModelFileError(f"{where}: expected a Sequential or Functional model config")
     layers_cfg = cfg.get("layers")
-    if not isinstance(layers_cfg, list) or not 1 <= len(layers_cfg) <= 1000:
-        raise ModelFileError(f"{where}: expected a list of 1 to 1000 layers")
+    most = _limits.MAX_LAYERS + 1  # and an InputLayer
+    if not isinstance(layers_cfg, list) or not 1 <= len(layers_cfg) <= most:
+        raise ModelFileError(f"{where}: expected a list of 1 to {most} layers (an InputLayer and at most "
+                             f"{_limits.MAX_LAYERS} others), got {len(layers_cfg) if isinstance(layers_cfg, list) else layers_cfg!r}")
     dtype = cfg.get("dtype", "float32")
     if dtype not in ("float32", "float64"):
         raise ModelFileError(f"{where}: dtype must be float32 or float64, got {str(dtype)[:20]!r}")
     name = cfg.get("name")
-    if not isinstance(name, str) or not 0 < len(name) <= 200:
-        raise ModelFileError(f"{where}: model name must be a short string")
+    if not isinstance(name, str) or not 0 < len(name) <= _limits.MAX_NAME_CHARS:
+        raise ModelFileError(f"{where}: model name must be a string of 1 to {_limits.MAX_NAME_CHARS} characters")
     layers = [_layer_from_config(e, f"{where}, layer {i}") for i, e in enumerate(layers_cfg)]
     if cfg["class_name"] == "Sequential":
-        first_in = None
-        chain = [l for l in layers if not isinstance(l, InputLayer)]
-        if len(chain) != len(layers) and not isinstance(layers[0], InputLayer):
+        if any(isinstance(l, InputLayer) for l in layers[1:]):
             raise ModelFileError(f"{where}: an InputLayer can only come first")
+    elif not isinstance(layers[0], InputLayer) or any(isinstance(l, InputLayer) for l in layers[1:]):
+        raise ModelFileError(f"{where}: a functional model's layers start with its one InputLayer")
+    if sum(not isinstance(l, InputLayer) for l in layers) > _limits.MAX_LAYERS:
+        raise ModelFileError(f"{where}: more than {_limits.MAX_LAYERS} layers")
+    return layers
+
+
+def _assemble(cfg, layers):
+    """The model of a checked config (_config_layers): a Sequential stays unbuilt, a functional model is built."""
+    name, dtype = cfg["name"], cfg.get("dtype", "float32")
+    if cfg["class_name"] == "Sequential":
         model = Sequential(name=name, dtype=dtype)
         for layer in layers:
             model.add(layer, rebuild=False)
-        del first_in
         return model
-    if not isinstance(layers[0], InputLayer) or any(isinstance(l, InputLayer) for l in layers[1:]):
-        raise ModelFileError(f"{where}: a functional model's layers start with its one InputLayer")
     t = layers[0].output
     for layer in layers[1:]:
         t = layer(t)
     return Model(inputs=layers[0].output, outputs=t, name=name, dtype=dtype)
+
+
+def model_from_config(cfg, where="config"):
+    """Rebuilds a model (unbuilt weights) from get_config() output, accepting only fastnn's closed lists."""
+    return _assemble(cfg, _config_layers(cfg, where))
 
 
 def _expected_tensor_shapes(model_cfg, where):
@@ -1056,19 +1099,17 @@ def _expected_tensor_shapes(model_cfg, where):
     return shapes, width
 
 
-def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
-    """Reads a model written by model.save(): same architecture, bitwise-equal weights, and (when it was
-    compiled) its compile settings and optimizer state, so training can continue."""
-    from . import saving
-    if custom_objects:
-        raise ValueError("custom_objects: fastnn model files hold only built-in layers; expected None")
-    tensors, cfg = saving.read_model_file(filepath)
-    where = str(filepath)
+def _check_loadable(cfg, tensors, where, compile=True):
+    """Everything load_model checks before it builds anything, for every kind of model: the architecture (closed
+    lists and the limits of fastnn._limits), the weight tensors it implies against those in the file, the total
+    parameter count, the memory of weights, gradients and (when compiled) optimizer slots, and the compile
+    settings. Returns (model config, unbuilt layers, expected tensor shapes). save() runs it on what it is about
+    to write, so that whatever save writes, load_model reads."""
     if not isinstance(cfg, dict) or cfg.get("kind") != "model" or not isinstance(cfg.get("model"), dict):
         raise ModelFileError(f"{where}: not a fastnn model file (a weights-only file? use model.load_weights)")
     model_cfg = cfg["model"]
     try:
-        model = model_from_config(model_cfg, where)
+        layers = _config_layers(model_cfg, where)
         expected, _ = _expected_tensor_shapes(model_cfg, where)
     except ModelFileError:
         raise
@@ -1085,14 +1126,46 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
         wrong = sorted(k for k in set(got) & set(expected) if got[k] != expected[k])
         raise ModelFileError(f"{where}: weight tensors do not match the architecture (missing {missing[:4]}, "
                              f"unexpected {extra[:4]}, wrong shape {wrong[:4]})")
+    dtype = model_cfg.get("dtype", "float32")
     for k, v in tensors.items():
-        if k.startswith("weights.") and v.dtype != np.dtype(model_cfg.get("dtype", "float32")):
-            raise ModelFileError(f"{where}: tensor {k} is {v.dtype}, the model is {model_cfg.get('dtype')}")
+        if k.startswith("weights.") and v.dtype != np.dtype(dtype):
+            raise ModelFileError(f"{where}: tensor {k} is {v.dtype}, the model is {dtype}")
+    if "weights.0.0" not in expected:
+        raise ModelFileError(f"{where}: cannot tell the model's input size")
+    total = sum(int(np.prod(shape, dtype=object)) for shape in expected.values())
+    try:
+        _limits.check_params(total, f"{where}: the model")
+    except ValueError as e:
+        raise ModelFileError(str(e)) from None
+    comp = cfg.get("compile")
+    compiled = compile and comp is not None
+    _limits.check_memory(_limits.training_bytes(total, np.dtype(dtype).itemsize, compiled),
+                         f"loading {where} ({total:,} parameters)", "load it on a machine with more memory")
+    if compiled:
+        _compile_arguments(comp, where)
+        _check_optimizer_state(cfg.get("optimizer_state"), tensors, total, dtype, where)
+    _check_rng_state(cfg.get("rng_state"), where)
+    return model_cfg, layers, expected
+
+
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
+    """Reads a model written by model.save(): same architecture, bitwise-equal weights, and (when it was
+    compiled) its compile settings and optimizer state, so training can continue. The whole file is checked
+    (_check_loadable) before anything is built."""
+    from . import saving
+    if custom_objects:
+        raise ValueError("custom_objects: fastnn model files hold only built-in layers; expected None")
+    tensors, cfg = saving.read_model_file(filepath)
+    where = str(filepath)
+    model_cfg, layers, expected = _check_loadable(cfg, tensors, where, compile)
+    try:
+        model = _assemble(model_cfg, layers)
+    except ModelFileError:
+        raise
+    except (ValueError, TypeError, KeyError) as e:
+        raise ModelFileError(f"{where}: invalid model architecture: {e}") from None
     if not model.built:
-        n_in = expected.get("weights.0.0", (None,))[0]
-        if n_in is None:
-            raise ModelFileError(f"{where}: cannot tell the model's input size")
-        model._build(n_in)
+        model._build(expected["weights.0.0"][0])
     model.set_weights([tensors[f"weights.{i}.{j}"] for i in range(model._last + 1)
                        for j in range(len(_op_shapes(model._net, i)))])
     comp = cfg.get("compile")
@@ -1102,20 +1175,27 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     return model
 
 
-def _restore_rng(model, state, where):
-    """The shuffling and dropout generator states, so that resumed training repeats the original run."""
+def _check_rng_state(state, where):
     if state is None:
         return
     if not isinstance(state, list) or len(state) != 8 or not all(isinstance(v, str) and v.isascii() and v.isdigit() and
                                                                   len(v) <= 20 and int(v) < 2 ** 64 for v in state):
         raise ModelFileError(f"{where}: bad generator state")
+
+
+def _restore_rng(model, state, where):
+    """The shuffling and dropout generator states, so that resumed training repeats the original run."""
+    if state is None:
+        return
+    _check_rng_state(state, where)
     try:
         model._net.set_rng_state([int(v) for v in state])
     except ValueError as e:
         raise ModelFileError(f"{where}: bad generator state ({e})") from None
 
 
-def _restore_compile(model, comp, opt_state, tensors, where):
+def _compile_arguments(comp, where):
+    """(optimizer, loss, metrics) of a file's compile settings, checked against the closed lists."""
     if not isinstance(comp, dict):
         raise ModelFileError(f"{where}: bad compile settings")
     try:
@@ -1123,11 +1203,13 @@ def _restore_compile(model, comp, opt_state, tensors, where):
         loss = losses.deserialize(comp.get("loss"))
         metric_names = comp.get("metrics") or []
         classes = comp.get("metric_classes") or [None] * len(metric_names)
-        if not isinstance(metric_names, list) or len(metric_names) > 32 or len(classes) != len(metric_names):
-            raise ValueError("bad metrics list")
+        if not isinstance(metric_names, list) or len(metric_names) > _limits.MAX_METRICS or \
+                not isinstance(classes, list) or len(classes) != len(metric_names):
+            raise ValueError(f"bad metrics list (at most {_limits.MAX_METRICS} metrics)")
         metrics = []
         for name, cls in zip(metric_names, classes):
             if cls is None:
+                metrics_module.get(name)
                 metrics.append(name)
             else:
                 table = {c.__name__: c for c in (metrics_module.BinaryAccuracy, metrics_module.CategoricalAccuracy,
@@ -1136,25 +1218,40 @@ def _restore_compile(model, comp, opt_state, tensors, where):
                 if cls not in table or not isinstance(name, str):
                     raise ValueError(f"unknown metric class {str(cls)[:40]!r}")
                 metrics.append(table[cls](name=name))
+    except (ValueError, TypeError) as e:
+        raise ModelFileError(f"{where}: invalid compile settings: {e}") from None
+    return opt, loss, metrics
+
+
+def _check_optimizer_state(opt_state, tensors, n, dtype, where):
+    """The optimizer state of a file (None: not saved): three slots of n values, a valid iteration count."""
+    if opt_state is None:
+        return None
+    if not isinstance(opt_state, dict) or set(opt_state) != {"iterations", "u_product"}:
+        raise ModelFileError(f"{where}: bad optimizer state")
+    slots = []
+    for k in range(_limits.OPTIMIZER_SLOTS):
+        t = tensors.get(f"optimizer.slot{k}")
+        if t is None or t.shape != (n,) or t.dtype != np.dtype(dtype):
+            raise ModelFileError(f"{where}: optimizer slot {k} missing or of the wrong shape")
+        slots.append(t)
+    it, u = opt_state["iterations"], opt_state["u_product"]
+    if isinstance(it, bool) or not isinstance(it, int) or not 0 <= it < 2 ** 62:
+        raise ModelFileError(f"{where}: bad optimizer iteration count")
+    if type(u) is not float or not math.isfinite(u):
+        raise ModelFileError(f"{where}: bad optimizer state (u_product)")
+    return {"iterations": it, "u_product": float(u), "slots": slots}
+
+
+def _restore_compile(model, comp, opt_state, tensors, where):
+    opt, loss, metrics = _compile_arguments(comp, where)
+    try:
         model.compile(optimizer=opt, loss=loss, metrics=metrics)
     except (ValueError, TypeError) as e:
         raise ModelFileError(f"{where}: invalid compile settings: {e}") from None
-    if opt_state is not None:
-        if not isinstance(opt_state, dict) or set(opt_state) != {"iterations", "u_product"}:
-            raise ModelFileError(f"{where}: bad optimizer state")
-        n = model._net.n_params
-        slots = []
-        for k in range(3):
-            t = tensors.get(f"optimizer.slot{k}")
-            if t is None or t.shape != (n,) or t.dtype != np.dtype(model.dtype):
-                raise ModelFileError(f"{where}: optimizer slot {k} missing or of the wrong shape")
-            slots.append(t)
-        it, u = opt_state["iterations"], opt_state["u_product"]
-        if isinstance(it, bool) or not isinstance(it, int) or not 0 <= it < 2 ** 62:
-            raise ModelFileError(f"{where}: bad optimizer iteration count")
-        if type(u) is not float or not math.isfinite(u):
-            raise ModelFileError(f"{where}: bad optimizer state (u_product)")
-        model._net.set_optimizer_state({"iterations": it, "u_product": float(u), "slots": slots})
+    state = _check_optimizer_state(opt_state, tensors, model._net.n_params, model.dtype, where)
+    if state is not None:
+        model._net.set_optimizer_state(state)
 
 
 def clone_model(model):
