@@ -9,13 +9,16 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <array>
 
 #include <cmath>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "fastnn/activations.hpp"
+#include "fastnn/fault_inject.hpp"
 #include "fastnn/losses.hpp"
 #include "fastnn/network.hpp"
 #include "fastnn/optimizers.hpp"
@@ -503,6 +506,16 @@ PYBIND11_MODULE(_core, m) {
               return perceptron<double>(x, y, w0, eta, epochs);
           },
           py::arg("X"), py::arg("y"), py::arg("w"), py::arg("eta"), py::arg("epochs"));
+#ifdef FASTNN_FAULT_INJECT
+    // Only in fault-injection builds (tests/test_fault_injection.py): fail the n-th allocation from now, count them.
+    m.def("_fault_arm", [](std::int64_t n) { fault::arm(n); }, py::arg("n"));
+    m.def("_fault_disarm", []() { return fault::disarm(); });
+    m.def("_alloc_count", [](bool reset) {
+        const std::int64_t n = fault::count();
+        if (reset) fault::reset_count();
+        return n;
+    }, py::arg("reset") = false);
+#endif
 #ifdef FASTNN_SANITIZE
     // Only in sanitizer builds: a deliberate heap overflow, so CI can prove AddressSanitizer is live.
     m.def("_sanitizer_probe", []() {
@@ -526,7 +539,16 @@ PYBIND11_MODULE(_core, m) {
               fail("array", "float32 or float64", std::string(py::str(a.dtype())));
           },
           py::arg("array"));
-    m.def("set_num_threads", &fastnn::set_num_threads, py::arg("n"));
+    m.def("set_num_threads",
+          [](long long n) {
+              // The cap of fastnn/_limits.py (max_threads), here too so that a direct call cannot pass it: a team
+              // of a million threads crashes the OpenMP runtime at the next parallel region.
+              const long long most = 4LL * std::max(1u, std::thread::hardware_concurrency());
+              if (n < 1 || n > most)
+                  fail("n (number of threads)", "an integer in [1, " + std::to_string(most) + "]", std::to_string(n));
+              fastnn::set_num_threads(int(n));
+          },
+          py::arg("n"));
     m.def("get_num_threads", &fastnn::get_num_threads);
     m.def("have_openmp", &fastnn::have_openmp);
 

@@ -1,0 +1,286 @@
+"""Hardening (issue 11): no crash after a refused call, limits from one table checked before work, files that save
+always load, every integer checked against the engine's range, values that overflow the model's dtype refused.
+
+The engine-level half (fault injection on every allocation, the allocation-free step loop) is in
+test_fault_injection.py; Ctrl-C during predict/evaluate in test_reliability_faults.py; structure frozen during fit
+in test_reliability_threads.py.
+"""
+
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+
+import numpy as np
+import pytest
+
+import fastnn
+from fastnn import Input, Model, Sequential, _core, _limits
+from fastnn.errors import ModelFileError
+from fastnn.layers import Dense, Dropout
+
+
+def _child(code, timeout=300):
+    """Runs code in a fresh interpreter (from a folder without the source tree): a crash fails the test, not
+    pytest. Returns its stdout."""
+    run = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                         timeout=timeout, cwd=tempfile.gettempdir())
+    assert run.returncode == 0, f"exit code {run.returncode}\n{run.stdout[-2000:]}\n{run.stderr[-3000:]}"
+    return run.stdout
+
+
+# ------------------------------------------------------------------ a refused call leaves the model usable
+def test_huge_batches_are_refused_and_the_next_call_works():
+    # Before: MemoryError('std::bad_alloc') from the engine, then SIGSEGV on the next ordinary call (the workspace
+    # kept its new size with its buffers half-made). Now: refused with what ran out, before the engine allocates;
+    # and the engine itself (a direct _core call) recovers too.
+    out = _child("""
+        import numpy as np, fastnn
+        from fastnn import Sequential
+        from fastnn.layers import Dense
+        m = Sequential([Dense(100000, input_shape=(20,)), Dense(1)])
+        m.compile("adam", "mse")
+        x = np.zeros((200000, 20), np.float32); y = np.zeros((200000, 1), np.float32)
+        xs, ys = np.ones((4, 20), np.float32), np.ones((4, 1), np.float32)
+        before = [w.copy() for w in m.get_weights()]
+        calls = {"predict": lambda: m.predict(x, batch_size=200000, verbose=0),
+                 "fit": lambda: m.fit(x, y, batch_size=200000, verbose=0),
+                 "train_on_batch": lambda: m.train_on_batch(x, y),
+                 "evaluate": lambda: m.evaluate(x, y, batch_size=200000, verbose=0),
+                 "core predict": lambda: m._net.predict(x, 200000, 0, -1, False),
+                 "core evaluate": lambda: m._net.evaluate(x, y, None, 200000),
+                 "core train_on_batch": lambda: m._net.train_on_batch(x, y, None)}
+        for name, call in calls.items():
+            try:
+                call()
+                print(name, "accepted")
+            except MemoryError as e:
+                print(name, "MemoryError", str(e)[:200])
+            assert all((a == b).all() for a, b in zip(before, m.get_weights())), name + " changed the weights"
+            assert m.predict(xs, verbose=0).shape == (4, 1)
+            assert np.isfinite(m.evaluate(xs, ys, verbose=0))
+        m.fit(xs, ys, epochs=2, verbose=0)
+        m.train_on_batch(xs, ys)
+        print("usable")
+    """)
+    lines = out.strip().splitlines()
+    assert lines[-1] == "usable"
+    for name in ("predict", "fit", "train_on_batch", "evaluate"):
+        line = next(l for l in lines if l.startswith(name + " "))
+        assert "MemoryError" in line and "activations of a batch of 200000 samples" in line, line
+        assert "use a smaller batch_size" in line, line
+    for name in ("core predict", "core evaluate", "core train_on_batch"):
+        assert any(l.startswith(name + " MemoryError") for l in lines), out
+
+
+def test_memory_estimate_counts_gradients_optimizer_slots_and_activations(monkeypatch):
+    m = Sequential([Dense(1000, input_shape=(1000,)), Dense(1)])
+    n = m.count_params()
+    itemsize = 4
+    # Room for weights and gradients but not for the three optimizer slots: compile is refused, with what ran out.
+    monkeypatch.setattr(_limits, "physical_memory", lambda: 3 * n * itemsize)
+    with pytest.raises(MemoryError, match=rf"compile: model '{m.name}' \({n:,} parameters\) needs .* \(weights .* \+ "
+                                          r"gradients .* \+ optimizer state .*\), more than this machine's"):
+        m.compile("adam", "mse")
+    assert not m.compiled
+    monkeypatch.setattr(_limits, "physical_memory", lambda: 5 * n * itemsize + 100_000)
+    m.compile("adam", "mse")
+    x = np.zeros((64, 1000), np.float32)
+    m.predict(x, batch_size=8, verbose=0)
+    with pytest.raises(MemoryError, match="activations of a batch of 64 samples"):
+        m.fit(x, np.zeros(64), batch_size=64, verbose=0)
+
+
+def test_a_failed_compile_keeps_the_previous_settings(monkeypatch):
+    m = Sequential([Dense(100, input_shape=(100,)), Dense(1)])
+    m.compile("sgd", "mse")
+    monkeypatch.setattr(_limits, "physical_memory", lambda: 1000)
+    with pytest.raises(MemoryError):
+        m.compile("adam", "mae")
+    monkeypatch.undo()
+    assert m.optimizer.__class__.__name__ == "SGD" and m.loss.engine_name == "mse"
+    m.fit(np.zeros((8, 100)), np.zeros(8), verbose=0)
+
+
+# ------------------------------------------------------------------ threads
+def test_thread_count_has_a_sane_maximum():
+    # Before: accepted, and the next large product died with SIGSEGV.
+    most = _limits.max_threads()
+    assert most == 4 * (os.cpu_count() or 1)
+    before = fastnn.get_num_threads()
+    try:
+        for call in (fastnn.set_num_threads, _core.set_num_threads):
+            with pytest.raises(ValueError, match=rf"n \(number of threads\): expected an integer in \[1, {most}\], "
+                                                 r"got 1000000"):
+                call(10 ** 6)
+            with pytest.raises(ValueError, match="got 0"):
+                call(0)
+        assert fastnn.get_num_threads() == before
+        fastnn.set_num_threads(most)
+    finally:
+        fastnn.set_num_threads(before)
+
+
+# ------------------------------------------------------------------ integers beyond the engine's range
+def _small():
+    m = Sequential([Dense(2, input_shape=(3,)), Dense(1)])
+    m.compile("sgd", "mse")
+    return m
+
+
+BIG = 2 ** 63
+X3, Y1 = np.zeros((4, 3)), np.zeros((4, 1))
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda m: m.fit(X3, Y1, epochs=BIG, verbose=0), r"epochs: expected an integer in \[0, 9223372036854775807\]"),
+    (lambda m: m.fit(X3, Y1, epochs=BIG + 1, initial_epoch=BIG, verbose=0), r"epochs: expected an integer in"),
+    (lambda m: m.fit(X3, Y1, batch_size=BIG, verbose=0), r"batch_size: expected an integer in \[1, "),
+    (lambda m: m.fit(X3, Y1, validation_split=0.5, validation_batch_size=BIG, verbose=0),
+     r"validation_batch_size: expected an integer in \[1, "),
+    (lambda m: m.predict(X3, batch_size=BIG, verbose=0), r"batch_size: expected an integer in \[1, "),
+    (lambda m: m.predict(X3.astype(np.float32), batch_size=BIG, verbose=0), r"batch_size: expected an integer in"),
+    (lambda m: m.evaluate(X3, Y1, batch_size=BIG, verbose=0), r"batch_size: expected an integer in \[1, "),
+    (lambda m: fastnn.utils.set_random_seed(2 ** 64), r"seed: expected an integer in \[0, 18446744073709551615\]"),
+    (lambda m: fastnn.Perceptron(epochs=2 ** 31), r"epochs: expected an integer in \[0, 2147483647\]"),
+    (lambda m: fastnn.Perceptron(seed=2 ** 32), r"seed: expected an integer in \[0, 4294967295\]"),
+    (lambda m: Dense(2 ** 24 + 1), r"units: expected an integer in \[1, 16777216\], got 16777217"),
+    (lambda m: Dense(3, input_dim=2 ** 24 + 1), r"input_dim: expected an integer in \[1, 16777216\]"),
+    (lambda m: Input(shape=(2 ** 12, 2 ** 12 + 1)), r"input_shape: expected at most 8 dimensions and 16777216"),
+])
+def test_integers_beyond_the_engine_range_get_the_usual_message(call, message):
+    # Before: a raw pybind11 TypeError listing the binding's signature (or a silent wrap-around of the seed).
+    m = _small()
+    before = [w.copy() for w in m.get_weights()]
+    with pytest.raises(ValueError, match=message):
+        call(m)
+    assert all((a == b).all() for a, b in zip(before, m.get_weights()))
+
+
+# ------------------------------------------------------------------ set_weights
+@pytest.mark.parametrize("where", ["model", "layer"])
+def test_set_weights_refuses_values_that_overflow_the_model_dtype(where):
+    m = _small()
+    before = [w.copy() for w in m.get_weights()]
+    new = [w.astype(np.float64) for w in before]
+    new[0][1, 0] = 1e39  # finite in float64, infinity in float32
+    target = m if where == "model" else m.layers[0]
+    with pytest.raises(ValueError, match=r"expected finite numbers, got 1e\+39 at index \(1, 0\), which is too "
+                                         r"large for float32 \(it becomes infinity\)"):
+        target.set_weights(new if where == "model" else new[:2])
+    assert all((a == b).all() for a, b in zip(before, m.get_weights()))
+    m64 = Sequential([Dense(2, input_shape=(3,), dtype="float64"), Dense(1, dtype="float64")])
+    m64.set_weights(new)
+    assert m64.get_weights()[0][1, 0] == 1e39
+
+
+# ------------------------------------------------------------------ files: limits checked before work
+def _rewrite(path, out, change):
+    """A copy of a model file with its config changed, re-checksummed (a consistent but hostile file)."""
+    from fastnn import saving
+    tensors, cfg = saving.read_model_file(path)
+    change(cfg)
+    saving.write_model_file(out, tensors, cfg)
+
+
+def test_a_functional_file_declaring_a_huge_layer_is_refused_before_anything_is_built(tmp_path, monkeypatch):
+    # Before: the functional model was built (about 2 GiB allocated and initialized) before the tensors were
+    # compared with the architecture. Now nothing is built: an engine created during load fails this test.
+    x = Input(shape=(4,))
+    Model(inputs=x, outputs=Dense(1)(Dense(3)(x))).save(tmp_path / "f.fnn")
+    Sequential([Dense(3, input_shape=(4,)), Dense(1)]).save(tmp_path / "s.fnn")
+
+    def huge(cfg):
+        cfg["model"]["layers"][1]["config"]["units"] = 2 ** 24
+        cfg["model"]["layers"][2]["config"]["input_dim"] = 2 ** 24
+        cfg["model"]["layers"][2]["config"]["units"] = 2 ** 5
+    for kind in ("f", "s"):
+        _rewrite(tmp_path / f"{kind}.fnn", tmp_path / f"huge_{kind}.fnn", huge)
+        assert os.path.getsize(tmp_path / f"huge_{kind}.fnn") < 4096
+
+    def no_engine(*args, **kwargs):
+        raise AssertionError("an engine was created while loading a file that does not match its architecture")
+    monkeypatch.setattr(_core, "Network", no_engine)
+    for kind in ("f", "s"):
+        with pytest.raises(ModelFileError, match="weight tensors do not match the architecture"):
+            fastnn.load_model(tmp_path / f"huge_{kind}.fnn")
+
+
+def test_a_file_beyond_the_parameter_limit_is_refused_before_building(tmp_path, monkeypatch):
+    m = Sequential([Dense(5, input_shape=(4,)), Dense(2)])  # 25 + 12 = 37 parameters
+    m.save(tmp_path / "m.fnn")
+    monkeypatch.setattr(_limits, "MAX_PARAMS", 36)
+    monkeypatch.setattr(_core, "Network", lambda *a, **k: pytest.fail("built before the limits were checked"))
+    with pytest.raises(ModelFileError, match=r"expected at most 36 parameters .*, got 37"):
+        fastnn.load_model(tmp_path / "m.fnn")
+    monkeypatch.setattr(_limits, "physical_memory", lambda: 37 * 4 * 2 - 1)  # weights + gradients do not fit
+    monkeypatch.setattr(_limits, "MAX_PARAMS", 37)
+    with pytest.raises(MemoryError, match=r"loading .* \(37 parameters\) needs .* \(weights 148 B \+ gradients "
+                                          r"148 B\)"):
+        fastnn.load_model(tmp_path / "m.fnn", compile=False)
+
+
+def _roundtrip(model, path):
+    model.save(path)
+    loaded = fastnn.load_model(path)
+    assert loaded.name == model.name
+    assert [l.name for l in loaded.layers] == [l.name for l in model.layers]
+    assert all((a == b).all() for a, b in zip(model.get_weights(), loaded.get_weights()))
+    return loaded
+
+
+def test_whatever_save_writes_load_reads_at_each_limit(tmp_path, monkeypatch):
+    # Before: save() wrote names of 300 characters, 1001 layers and Dense(2**24 + 1), and load_model refused them.
+    # Now one table: at the limit a model saves and loads; one past it cannot be made.
+    n = _limits.MAX_NAME_CHARS
+    m = Sequential([Dense(2, input_shape=(3,), name="d" * n)], name="m" * n)
+    _roundtrip(m, tmp_path / "name.fnn")
+    for make in (lambda: Sequential(name="m" * (n + 1)), lambda: Dense(2, name="d" * (n + 1)),
+                 lambda: Model(inputs=Input(shape=(2,)), outputs=None, name="f" * (n + 1))):
+        with pytest.raises(ValueError, match=rf"name: expected at most {n} characters, got {n + 1}"):
+            make()
+    # A name changed after construction: save refuses, writes nothing.
+    m.layers[0].name = "x" * (n + 1)
+    with pytest.raises(ValueError, match="load_model would refuse the file, so it is not written"):
+        m.save(tmp_path / "renamed.fnn")
+    assert not (tmp_path / "renamed.fnn").exists()
+
+    layers = [Dense(1, input_shape=(1,))] + [Dense(1) for _ in range(_limits.MAX_LAYERS - 1)]
+    deep = Sequential(layers)
+    deep.compile("sgd", "mse")
+    assert len(_roundtrip(deep, tmp_path / "deep.fnn").layers) == _limits.MAX_LAYERS
+    with pytest.raises(ValueError, match=rf"expected at most {_limits.MAX_LAYERS} layers, got {_limits.MAX_LAYERS + 1}"):
+        deep.add(Dense(1))
+    assert len(deep.layers) == _limits.MAX_LAYERS
+    t = x = Input(shape=(1,))
+    for _ in range(_limits.MAX_LAYERS + 1):
+        t = Dense(1)(t)
+    with pytest.raises(ValueError, match=f"expected at most {_limits.MAX_LAYERS} layers"):
+        Model(inputs=x, outputs=t)
+
+    wide = Sequential([Dense(_limits.MAX_UNITS, input_shape=(1,), use_bias=False)])
+    _roundtrip(wide, tmp_path / "wide.fnn")
+    del wide
+
+    # The parameter limit, lowered so that a model at it is small: one past it cannot be built.
+    monkeypatch.setattr(_limits, "MAX_PARAMS", 37)
+    _roundtrip(Sequential([Dense(6, input_shape=(4,)), Dense(1)]), tmp_path / "params.fnn")
+    with pytest.raises(ValueError, match=r"expected at most 37 parameters .*, got 38"):
+        Sequential([Dense(6, input_shape=(4,)), Dense(1), Dense(1, use_bias=False)])
+
+
+def test_save_refuses_what_load_would_refuse(tmp_path, monkeypatch):
+    m = Sequential([Dense(2, input_shape=(3,))])
+    m.save(tmp_path / "ok.fnn")
+    before = (tmp_path / "ok.fnn").read_bytes()
+    monkeypatch.setattr(_limits, "MAX_LAYERS", 0)  # as if the reader's table were stricter
+    with pytest.raises(ValueError, match="load_model would refuse the file"):
+        m.save(tmp_path / "ok.fnn")
+    assert (tmp_path / "ok.fnn").read_bytes() == before  # the old file is untouched
+
+
+def test_compile_refuses_more_metrics_than_files_hold():
+    m = _small()
+    with pytest.raises(ValueError, match=f"metrics: expected at most {_limits.MAX_METRICS} metrics, got 33"):
+        m.compile("sgd", "mse", metrics=["mae"] * 33)
