@@ -545,7 +545,7 @@ PYBIND11_MODULE(_core, m) {
               // of a million threads crashes the OpenMP runtime at the next parallel region.
               const long long most = 4LL * std::max(1u, std::thread::hardware_concurrency());
               if (n < 1 || n > most)
-                  fail("n (number of threads)", "an integer in [1, " + std::to_string(most) + "]", std::to_string(n));
+                  fail("n", "an integer in [1, " + std::to_string(most) + "]", std::to_string(n));
               fastnn::set_num_threads(int(n));
           },
           py::arg("n"));

@@ -33,7 +33,7 @@ def set_num_threads(n):
     CPU (fastnn._limits.max_threads())."""
     from . import _limits
     from ._validation import check_int
-    _core.set_num_threads(check_int(n, "n (number of threads)", 1, maximum=_limits.max_threads()))
+    _core.set_num_threads(check_int(n, "n", 1, maximum=_limits.max_threads()))
 
 
 def get_num_threads():

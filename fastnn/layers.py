@@ -102,6 +102,19 @@ class Layer(WeightsView):
         return self._home is not None
 
     @property
+    def trainable(self):
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        home = getattr(self, "_home", None)
+        if home is not None and home[0].busy():
+            raise RuntimeError(f"trainable: layer {self.name!r} belongs to a model that is being trained (fit or "
+                               "train_on_batch is running, in another thread or in one of its callbacks); its "
+                               "structure cannot change until it returns")
+        self._trainable = bool(value)
+
+    @property
     def input_shape(self):
         return None if self._input_size is None else (None, self._input_size)
 

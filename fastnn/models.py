@@ -46,6 +46,16 @@ class _Engine:
         self.net = _core.Network(dtype, fastnn_random.next_seed())
         self.training = threading.Lock()  # held by fit / train_on_batch: one training call at a time
 
+    def busy(self):
+        """True while fit / train_on_batch runs on this engine (the structure of its models is then frozen)."""
+        return self.training.locked() or self.net.training
+
+
+def _refuse_while_training(engine, what, name):
+    if engine is not None and engine.busy():
+        raise RuntimeError(f"{what}: model {name!r} is being trained (fit or train_on_batch is running, in another "
+                           "thread or in one of its callbacks); its structure cannot change until it returns")
+
 
 class Model(Trainer, WeightsView):
     """A functional model: `Model(inputs=x, outputs=y)` for tensors made with Input and layer calls."""
@@ -155,6 +165,15 @@ class Model(Trainer, WeightsView):
         return self._input_tensor.shape if self._input_tensor is not None else None
 
     @property
+    def trainable(self):
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        _refuse_while_training(getattr(self, "_engine", None), "trainable", self.name)
+        self._trainable = bool(value)
+
+    @property
     def output_shape(self):
         return self._chain[-1].output.shape if self.built else None
 
@@ -166,8 +185,7 @@ class Model(Trainer, WeightsView):
 
     def _build(self, n_in):
         """Creates (or re-creates) the engine for input width n_in."""
-        if self._engine is not None and self._engine.net.training:
-            raise RuntimeError(f"model {self.name!r} is being trained: its layers cannot change until fit returns")
+        _refuse_while_training(self._engine, "build", self.name)
         n_in = check_int(n_in, "input size", 1)
         if self._flatten_shape() is not None and not (self._chain and isinstance(self._chain[0], Flatten)):
             raise ValueError(f"input shape {self._flatten_shape()}: fastnn layers take 1-D samples; put Flatten() "
@@ -236,6 +254,7 @@ class Model(Trainer, WeightsView):
 
     def build(self, input_shape=None):
         """Builds the model for samples of `input_shape` ((None, n) or (n,))."""
+        _refuse_while_training(self._engine, "build", self.name)
         if input_shape is None:
             raise ValueError("input_shape: expected a shape such as (None, 13), got None")
         shape = tuple(input_shape)
@@ -430,6 +449,7 @@ class Sequential(Model):
 
     def add(self, layer, rebuild=True):
         """Appends a layer (or starts the model with an Input tensor / InputLayer)."""
+        _refuse_while_training(self._engine, "add", self.name)
         if isinstance(layer, KerasTensor) and isinstance(layer._layer, InputLayer):
             layer = layer._layer
         if isinstance(layer, InputLayer):
@@ -463,6 +483,7 @@ class Sequential(Model):
                 raise
 
     def pop(self):
+        _refuse_while_training(self._engine, "pop", self.name)
         if not self._chain:
             raise ValueError("pop: there are no layers in the model")
         layer = self._chain.pop()

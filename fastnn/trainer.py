@@ -28,6 +28,10 @@ class Trainer:
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
                 run_eagerly=False, steps_per_execution=1, jit_compile="auto", auto_scale_loss=True):
         """Sets the optimizer, loss and metrics (Keras names; compile() without an optimizer means RMSprop)."""
+        if self._engine is not None and self._engine.busy():
+            raise RuntimeError(f"compile: model {self.name!r} is being trained (fit or train_on_batch is running, in "
+                               "another thread or in one of its callbacks); its structure cannot change until it "
+                               "returns")
         if loss_weights is not None or weighted_metrics is not None:
             raise ValueError("loss_weights and weighted_metrics: fastnn models have one output; expected None")
         # Everything is checked before anything changes: a failed compile leaves the model as it was.
