@@ -63,6 +63,15 @@ bool python_interrupted() {
     return PyErr_CheckSignals() != 0;
 }
 
+unsigned long g_main_thread = 0;  // Python's main thread (threading.main_thread().ident), set at import
+
+// The interrupt check for a call from the current thread (GIL held): Python runs signal handlers in its main
+// thread only, so calls from other threads (concurrent predict) skip the per-batch poll and its GIL round trip.
+std::function<bool()> interrupt_check() {
+    if (PyThread_get_thread_ident() == g_main_thread) return python_interrupted;
+    return {};
+}
+
 OptConfig parse_opt(const std::string& name, const py::dict& cfg) {
     OptConfig c = opt_defaults(name);
     for (auto item : cfg) {
@@ -286,10 +295,13 @@ void bind_network(py::module_& m, const char* cls) {
                  check_2d(x, "x", ops[first].n_in);
                  Arr<T> out({x.shape(0), py::ssize_t(ops[last].n_out)});
                  T* op = out.mutable_data();
+                 const auto check = interrupt_check();
+                 Status st;
                  {
                      py::gil_scoped_release nogil;
-                     s.net->predict(op, x.data(), x.shape(0), batch_size, first, last, check_finite);
+                     st = s.net->predict(op, x.data(), x.shape(0), batch_size, first, last, check_finite, check);
                  }
+                 if (st == Status::Interrupted) throw py::error_already_set();
                  return out;
              },
              py::arg("x"), py::arg("batch_size") = 32, py::arg("first") = 0, py::arg("last") = -1,
@@ -406,8 +418,15 @@ void bind_network(py::module_& m, const char* cls) {
                  s.check_xy(x, y);
                  Arr<T> wk;
                  const T* w = s.weights_ptr(sw, x.shape(0), wk);
-                 py::gil_scoped_release nogil;
-                 return s.net->evaluate(x.data(), y.data(), w, x.shape(0), batch_size);
+                 const auto check = interrupt_check();
+                 std::vector<double> result;
+                 Status st;
+                 {
+                     py::gil_scoped_release nogil;
+                     st = s.net->evaluate(x.data(), y.data(), w, x.shape(0), batch_size, &result, check);
+                 }
+                 if (st == Status::Interrupted) throw py::error_already_set();
+                 return result;
              },
              py::arg("x"), py::arg("y"), py::arg("sample_weight") = py::none(), py::arg("batch_size") = 32)
         .def_property("learning_rate", [](const PN& s) { return s.net->learning_rate(); },
@@ -439,6 +458,9 @@ void bind_network(py::module_& m, const char* cls) {
                      if (!arrs.back() || std::size_t(arrs.back().size()) != s.net->n_params())
                          fail("optimizer slot", std::to_string(s.net->n_params()) + " values", "another size");
                  }
+                 // All or nothing: copies made before the state changes, then swapped in.
+                 std::vector<T> copies[3];
+                 for (int k = 0; k < 3; ++k) copies[k].assign(arrs[k].data(), arrs[k].data() + arrs[k].size());
                  const auto it = d["iterations"].cast<std::int64_t>();
                  if (it < 0) fail("optimizer iterations", "an integer >= 0", std::to_string(it));
                  const double u_product = d["u_product"].cast<double>();  // every value read before any is set
@@ -448,7 +470,7 @@ void bind_network(py::module_& m, const char* cls) {
                  o.iterations = it;
                  o.u_product = u_product;
                  std::vector<T>* dst[3] = {&o.s1, &o.s2, &o.s3};
-                 for (int k = 0; k < 3; ++k) dst[k]->assign(arrs[k].data(), arrs[k].data() + arrs[k].size());
+                 for (int k = 0; k < 3; ++k) dst[k]->swap(copies[k]);
              });
 }
 
@@ -475,6 +497,7 @@ py::tuple perceptron(Arr<T> x, Arr<T> y, Arr<T> w0, double eta, int epochs) {
 PYBIND11_MODULE(_core, m) {
     m.doc() = "fastnn's C++ engine (private: use the fastnn package)";
     fastnn::init_threads();
+    g_main_thread = py::module_::import("threading").attr("main_thread")().attr("ident").cast<unsigned long>();
 
     m.def("activation_forward", [](const std::string& name, py::object z) -> py::array {
         return is_f32(z) ? act_fwd<float>(name, z) : act_fwd<double>(name, z);

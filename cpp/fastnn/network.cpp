@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <mutex>
 #include <unistd.h>
@@ -15,12 +16,10 @@ namespace fastnn {
 
 namespace {
 
-// Refuse parameter counts that cannot fit in memory before allocating (an overcommitting kernel would
-// otherwise accept the allocation and kill the process when the pages are touched).
-void check_alloc(std::size_t count, std::size_t elem_size) {
-    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
-    const double phys = pages > 0 && page > 0 ? double(pages) * double(page) : 1e18;
-    if (double(count) * double(elem_size) > phys / 2) throw std::bad_alloc();
+std::string count_str(double n) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, n < 1e6 ? "%.0f" : "%.3g", n);
+    return buf;
 }
 
 // RAII guard for "one training call at a time".
@@ -39,7 +38,9 @@ struct TrainingGuard {
 
 template <class T>
 Network<T>::Network(std::uint64_t seed)
-    : init_rng_(seed, kStreamInit), shuffle_rng_(seed, kStreamShuffle), dropout_rng_(seed, kStreamDropout) {}
+    : init_rng_(seed, kStreamInit), shuffle_rng_(seed, kStreamShuffle), dropout_rng_(seed, kStreamDropout) {
+    pool_.reserve(kPoolSize);  // PooledWorkspace's destructor must not allocate
+}
 
 template <class T>
 void Network<T>::add_dense(idx n_in, idx n_out, Act act, bool use_bias, const InitSpec& kinit,
@@ -55,8 +56,10 @@ void Network<T>::add_dense(idx n_in, idx n_out, Act act, bool use_bias, const In
     init_validate(kinit);
     if (use_bias) init_validate(binit);
     const double count = double(n_in) * double(n_out) + (use_bias ? double(n_out) : 0.0) + double(params_.size());
-    if (count > double(std::numeric_limits<int>::max())) throw std::bad_alloc();
-    check_alloc(std::size_t(count) * 4, sizeof(T));  // parameters, gradients, two optimizer slots
+    if (count > double(std::numeric_limits<int>::max()))
+        throw OutOfMemory("out of memory: " + count_str(count) + " parameters is above fastnn's limit of " +
+                          std::to_string(std::numeric_limits<int>::max()) + " for one model");
+    check_alloc("the weights and gradients of " + count_str(count) + " parameters", 2 * count * sizeof(T));
 
     OpSpec op;
     op.kind = OpKind::Dense;
@@ -71,19 +74,34 @@ void Network<T>::add_dense(idx n_in, idx n_out, Act act, bool use_bias, const In
     op.w_off = params_.size();
     op.b_off = op.w_off + std::size_t(n_in * n_out);
     std::unique_lock lock(mtx_);
-    params_.resize(op.b_off + (use_bias ? std::size_t(n_out) : 0));
-    initialize(params_.data() + op.w_off, std::size_t(n_in * n_out), std::size_t(n_in), std::size_t(n_out), kinit,
-               init_rng_);
-    spans_.push_back({op.w_off, std::size_t(n_in * n_out)});
-    if (use_bias) {
-        // A 1-D shape (n,) has fan_in = fan_out = n (Keras's compute_fans).
-        initialize(params_.data() + op.b_off, std::size_t(n_out), std::size_t(n_out), std::size_t(n_out), binit,
+    // All or nothing: every allocation happens before the network changes; a failure restores the sizes (shrinking
+    // does not allocate) and the initializer's generator, so the network is as it was.
+    const std::size_t old = params_.size(), total = op.b_off + (use_bias ? std::size_t(n_out) : 0);
+    const Rng init_before = init_rng_;
+    try {
+        spans_.reserve(spans_.size() + 2);
+        ops_.reserve(ops_.size() + 1);
+        params_.resize(total);
+        grads_.resize(total);
+        initialize(params_.data() + op.w_off, std::size_t(n_in * n_out), std::size_t(n_in), std::size_t(n_out), kinit,
                    init_rng_);
-        spans_.push_back({op.b_off, std::size_t(n_out)});
+        if (use_bias)  // a 1-D shape (n,) has fan_in = fan_out = n (Keras's compute_fans)
+            initialize(params_.data() + op.b_off, std::size_t(n_out), std::size_t(n_out), std::size_t(n_out), binit,
+                       init_rng_);
+    } catch (const std::bad_alloc&) {
+        params_.resize(old);
+        grads_.resize(old);
+        init_rng_ = init_before;
+        out_of_memory("the weights and gradients of layer " + std::to_string(ops_.size()) + " (" +
+                          count_str(double(total - old)) + " parameters)",
+                      2.0 * double(total - old) * sizeof(T));
     }
-    grads_.assign(params_.size(), T(0));
+    std::fill(grads_.begin(), grads_.end(), T(0));
+    spans_.push_back({op.w_off, std::size_t(n_in * n_out)});
+    if (use_bias) spans_.push_back({op.b_off, std::size_t(n_out)});
     ops_.push_back(op);
     compiled_ = false;
+    ++version_;
 }
 
 // Appends an op without parameters (Activation, Dropout) whose width n must continue the stack.
@@ -101,8 +119,9 @@ void Network<T>::add_shape_op(OpKind kind, idx n, Act act, double rate) {
     op.act = act;
     op.rate = rate;
     std::unique_lock lock(mtx_);
-    ops_.push_back(op);
+    ops_.push_back(op);  // (on bad_alloc, push_back changes nothing)
     compiled_ = false;
+    ++version_;
 }
 
 template <class T>
@@ -127,13 +146,8 @@ void Network<T>::compile(Loss loss, bool from_logits, const OptConfig& opt, cons
     if (ops_.empty()) throw std::invalid_argument("the model has no layers: add a Dense layer before compile()");
     opt_validate(opt);
     std::unique_lock lock(mtx_);
-    loss_ = loss;
-    from_logits_ = from_logits;
     const OpSpec& last = ops_.back();
     const bool has_act = last.kind != OpKind::Dropout;
-    fused_ = has_act && !from_logits &&
-             ((last.act == Act::Softmax && (loss == Loss::CCE || loss == Loss::SparseCCE)) ||
-              (last.act == Act::Sigmoid && loss == Loss::BCE));
     const idx cols = loss == Loss::SparseCCE ? 1 : n_out();
     for (Metric m : metrics) {
         const bool sparse_metric = m == Metric::SparseCategoricalAccuracy;
@@ -143,11 +157,33 @@ void Network<T>::compile(Loss loss, bool from_logits, const OptConfig& opt, cons
                                : "targets with one column per output, which 'sparse_categorical_crossentropy' does not take",
                  "loss '" + std::string(loss_name(loss)) + "'");
     }
-    metrics_ = metrics;
+    // All or nothing: the new optimizer state and metric buffers are made first (a failure releases them and
+    // leaves the network compiled as it was, or not at all), then moved in.
+    const double n = double(params_.size());
+    check_alloc("the optimizer state of " + count_str(n) + " parameters", 5 * n * sizeof(T));
+    Optimizer<T> fresh;
+    std::vector<Metric> ms;
+    std::vector<double> msum, mw;
+    try {
+        fresh.cfg = opt;
+        fresh.reset(params_.size());
+        ms = metrics;
+        msum.assign(metrics.size(), 0.0);
+        mw.assign(metrics.size(), 0.0);
+    } catch (const std::bad_alloc&) {
+        out_of_memory("the optimizer state of " + count_str(n) + " parameters", 3 * n * sizeof(T));
+    }
+    loss_ = loss;
+    from_logits_ = from_logits;
+    fused_ = has_act && !from_logits &&
+             ((last.act == Act::Softmax && (loss == Loss::CCE || loss == Loss::SparseCCE)) ||
+              (last.act == Act::Sigmoid && loss == Loss::BCE));
+    metrics_.swap(ms);
+    ep_msum_.swap(msum);
+    ep_mw_.swap(mw);
     fm_ = choose_feature_major();
     train_ws_ = Workspace<T>();
-    opt_.cfg = opt;
-    opt_.reset(params_.size());
+    opt_ = std::move(fresh);
     compiled_ = true;
 }
 
@@ -195,7 +231,32 @@ void Network<T>::ensure(Workspace<T>& ws, idx cap, bool training, int first, int
     const std::size_t L = ops_.size();
     const int key[4] = {first, last, int(training), int(keep_last_z)};
     if (ws.cap >= cap && ws.Z.size() == L && std::equal(key, key + 4, ws.key)) return;
-    std::copy(key, key + 4, ws.key);
+    // All or nothing: the old buffers are released, the new ones made in `fresh` and moved in once all exist. A
+    // failure leaves ws empty (cap 0), which the next call rebuilds.
+    ws = Workspace<T>();
+    double values = 0, widest = double(n_in());
+    for (int i = first; i <= last; ++i) {
+        const OpSpec& op = ops_[i];
+        widest = std::max(widest, double(op.n_out));
+        values += double(cap) * double(op.n_out) * (op.kind == OpKind::Dropout ? 2 * training : 2);
+    }
+    if (training) values += double(cap) * (4 * widest + 2 * double(n_in()) + 2 * double(n_out()) + 4);
+    const std::string what = std::string(training ? "training" : "inference") + " buffers for a batch of " +
+                             count_str(double(cap)) + " samples";
+    check_alloc(what, values * sizeof(T));
+    try {
+        Workspace<T> fresh;
+        ensure_into(fresh, cap, training, first, last, keep_last_z);
+        std::copy(key, key + 4, fresh.key);
+        ws = std::move(fresh);
+    } catch (const std::bad_alloc&) {
+        out_of_memory(what, values * sizeof(T));
+    }
+}
+
+template <class T>
+void Network<T>::ensure_into(Workspace<T>& ws, idx cap, bool training, int first, int last, bool keep_last_z) const {
+    const std::size_t L = ops_.size();
     ws.cap = cap;
     ws.zbuf.assign(L, {});
     ws.abuf.assign(L, {});
@@ -443,12 +504,11 @@ std::vector<double> Network<T>::train_on_batch(const T* x, const T* y, const T* 
     TrainingGuard guard(training_);
     ++run_;
     ensure(train_ws_, m, true, 0, int(ops_.size()) - 1, true);
-    bool nonfinite = false;
-    const double loss = step(train_ws_, x, y, w, m, false, &nonfinite);
-    std::vector<double> sums(metrics_.size(), 0.0), wsums(metrics_.size(), 0.0);
+    std::vector<double> sums(metrics_.size(), 0.0), wsums(metrics_.size(), 0.0), out(metrics_.size() + 1);
+    bool nonfinite = false;  // (every allocation is above: once the step is taken, nothing can fail)
+    out[0] = step(train_ws_, x, y, w, m, false, &nonfinite);
     accumulate_metrics(train_ws_, y, w, m, sums.data(), wsums.data(), fm_);
-    std::vector<double> out{loss};
-    for (std::size_t k = 0; k < metrics_.size(); ++k) out.push_back(wsums[k] > 0 ? sums[k] / wsums[k] : 0.0);
+    for (std::size_t k = 0; k < metrics_.size(); ++k) out[k + 1] = wsums[k] > 0 ? sums[k] / wsums[k] : 0.0;
     return out;
 }
 
@@ -463,8 +523,12 @@ void Network<T>::begin_epoch(idx n, bool shuffle, idx batch) {
 template <class T>
 void Network<T>::begin_epoch_locked(idx n, bool shuffle, idx batch) {
     // One batch holding every sample has the same gradient in any order: it is not shuffled.
+    try {
+        perm_.resize(std::size_t(n));  // (strong guarantee: on bad_alloc perm_ is unchanged)
+    } catch (const std::bad_alloc&) {
+        out_of_memory("the shuffling order of " + count_str(double(n)) + " samples", double(n) * sizeof(idx));
+    }
     shuffle_ = shuffle && !(batch >= n);
-    perm_.resize(std::size_t(n));
     for (idx i = 0; i < n; ++i) perm_[i] = i;
     if (shuffle_)  // Fisher-Yates
         for (idx i = n - 1; i > 0; --i) std::swap(perm_[i], perm_[shuffle_rng_.below(std::uint64_t(i + 1))]);
@@ -555,20 +619,37 @@ Status Network<T>::train_epochs(const T* X, const T* Y, const T* W, idx n, idx b
     return Status::Done;
 }
 
+// Polls `interrupted` between two batches of predict/evaluate without holding the shared lock (the poll takes the
+// GIL, which a thread waiting for the exclusive lock may hold); true when the call must stop. A structural change
+// made meanwhile (version_) ends the call with an error rather than running over buffers made for other ops.
 template <class T>
-void Network<T>::predict(T* out, const T* x, idx n, idx batch, int first, int last, bool check_finite) const {
+bool Network<T>::poll_unlocked(std::shared_lock<std::shared_mutex>& lock, const std::function<bool()>& interrupted,
+                               std::uint64_t version, const char* what) const {
+    if (!interrupted) return false;
+    lock.unlock();
+    const bool stop = interrupted();
+    lock.lock();
+    if (!stop && version_ != version)
+        throw std::runtime_error(std::string("the model's layers changed during ") + what);
+    return stop;
+}
+
+template <class T>
+Status Network<T>::predict(T* out, const T* x, idx n, idx batch, int first, int last, bool check_finite,
+                           const std::function<bool()>& interrupted) const {
+    std::shared_lock lock(mtx_);  // before the op list is read
     if (ops_.empty()) throw std::invalid_argument("the model has no layers");
     if (first < 0 || last >= int(ops_.size()) || first > last)
         fail("layer range", "0 <= first <= last < " + std::to_string(ops_.size()),
              std::to_string(first) + ".." + std::to_string(last));
     if (batch < 1) fail("batch_size", "an integer >= 1", std::to_string(batch));
-    if (n == 0) return;
+    if (n == 0) return Status::Done;
     PooledWorkspace pooled(*this);
     Workspace<T>& ws = *pooled.ws;
     const idx cap = std::min(batch, n);
     ensure(ws, cap, false, first, last, false);
     const idx nx = ops_[first].n_in, no = ops_[last].n_out;
-    std::shared_lock lock(mtx_);
+    const std::uint64_t version = version_;
     for (idx start = 0; start < n; start += batch) {
         const idx m = std::min(batch, n - start);
         const T* xb = x + start * nx;
@@ -582,11 +663,15 @@ void Network<T>::predict(T* out, const T* x, idx n, idx batch, int first, int la
         }
         forward(ws, xb, m, false, first, last);
         std::copy(ws.A[last], ws.A[last] + m * no, out + start * no);
+        if (start + batch < n && poll_unlocked(lock, interrupted, version, "predict")) return Status::Interrupted;
     }
+    return Status::Done;
 }
 
 template <class T>
-std::vector<double> Network<T>::evaluate(const T* X, const T* Y, const T* W, idx n, idx batch) const {
+Status Network<T>::evaluate(const T* X, const T* Y, const T* W, idx n, idx batch, std::vector<double>* result,
+                            const std::function<bool()>& interrupted) const {
+    std::shared_lock lock(mtx_);  // before the op list is read
     if (!compiled_) throw std::invalid_argument("the model must be compiled before evaluate(): call compile()");
     if (batch < 1) fail("batch_size", "an integer >= 1", std::to_string(batch));
     const int last = int(ops_.size()) - 1;
@@ -595,9 +680,9 @@ std::vector<double> Network<T>::evaluate(const T* X, const T* Y, const T* W, idx
     const idx cap = std::max<idx>(1, std::min(batch, n));
     ensure(ws, cap, false, 0, last, true);
     const idx nx = n_in(), ny = target_cols();
-    std::vector<double> sums(metrics_.size(), 0.0), wsums(metrics_.size(), 0.0);
+    std::vector<double> sums(metrics_.size(), 0.0), wsums(metrics_.size(), 0.0), out(metrics_.size() + 1);
     double total = 0;
-    std::shared_lock lock(mtx_);
+    const std::uint64_t version = version_;
     for (idx start = 0; start < n; start += batch) {
         const idx m = std::min(batch, n - start);
         const T* y = Y + start * ny;
@@ -605,11 +690,12 @@ std::vector<double> Network<T>::evaluate(const T* X, const T* Y, const T* W, idx
         forward(ws, X + start * nx, m, false, 0, last);
         total += loss_and_grad(ws, y, w, m, false);
         accumulate_metrics(ws, y, w, m, sums.data(), wsums.data(), false);
+        if (start + batch < n && poll_unlocked(lock, interrupted, version, "evaluate")) return Status::Interrupted;
     }
-    const double reg = regularization();
-    std::vector<double> out{n > 0 ? total / double(n) + reg : std::nan("")};
-    for (std::size_t k = 0; k < metrics_.size(); ++k) out.push_back(wsums[k] > 0 ? sums[k] / wsums[k] : 0.0);
-    return out;
+    out[0] = n > 0 ? total / double(n) + regularization() : std::nan("");
+    for (std::size_t k = 0; k < metrics_.size(); ++k) out[k + 1] = wsums[k] > 0 ? sums[k] / wsums[k] : 0.0;
+    result->swap(out);
+    return Status::Done;
 }
 
 template <class T>
@@ -648,6 +734,7 @@ void Network<T>::set_layout(int layout) {
     if (layout < -1 || layout > 1) fail("layout", "-1 (automatic), 0 (rows) or 1 (features)", std::to_string(layout));
     std::unique_lock lock(mtx_);
     layout_ = layout;
+    ++version_;
     if (compiled_) {
         fm_ = choose_feature_major();
         train_ws_ = Workspace<T>();

@@ -38,6 +38,8 @@ struct OpSpec {
     std::size_t w_off = 0, b_off = 0;
 };
 
+enum class Status { Done = 0, Interrupted = 1, NonFinite = 2 };
+
 // Per-call buffers sized for `cap` rows.
 template <class T>
 struct Workspace {
@@ -55,7 +57,6 @@ struct Workspace {
     FmScratch<T> fm;
 };
 
-enum class Status { Done = 0, Interrupted = 1, NonFinite = 2 };
 
 template <class T>
 class Network {
@@ -83,7 +84,10 @@ public:
     // Inference through ops [first, last] (dropout inactive). out: (n, ops[last].n_out).
     // check_finite: refuse NaN and infinity in x (each batch is scanned just before its forward pass, while it is
     // in cache), with a ValueError naming the first bad value's row and column.
-    void predict(T* out, const T* x, idx n, idx batch, int first, int last, bool check_finite = false) const;
+    // interrupted (may be empty) is polled between batches, outside the lock: Interrupted means it returned true
+    // and out is incomplete.
+    Status predict(T* out, const T* x, idx n, idx batch, int first, int last, bool check_finite = false,
+                   const std::function<bool()>& interrupted = {}) const;
 
     // One gradient computation without update: returns the loss (with regularization), fills grads_.
     double forward_backward(const T* x, const T* y, const T* w, idx m);
@@ -102,7 +106,9 @@ public:
                         const std::function<bool()>& interrupted, bool stop_on_nonfinite,
                         std::vector<std::vector<double>>* logs);
 
-    std::vector<double> evaluate(const T* X, const T* Y, const T* W, idx n, idx batch) const;
+    // [loss, metrics...] into *result (left unchanged when interrupted).
+    Status evaluate(const T* X, const T* Y, const T* W, idx n, idx batch, std::vector<double>* result,
+                    const std::function<bool()>& interrupted = {}) const;
 
     void set_learning_rate(double lr);
     // Training layout: 0 row-major, 1 feature-major, -1 automatic (feature-major when every layer is small).
@@ -125,6 +131,10 @@ private:
     void add_shape_op(OpKind kind, idx n, Act act, double rate);
     bool choose_feature_major() const;
     void ensure(Workspace<T>& ws, idx cap, bool training, int first, int last, bool keep_last_z) const;
+    void ensure_into(Workspace<T>& ws, idx cap, bool training, int first, int last, bool keep_last_z) const;
+    bool poll_unlocked(std::shared_lock<std::shared_mutex>& lock, const std::function<bool()>& interrupted,
+                       std::uint64_t version, const char* what) const;
+    static constexpr std::size_t kPoolSize = 4;
     // Inference workspaces are kept for reuse (fresh buffers would cost page faults on every call); each
     // concurrent predict/evaluate takes its own.
     struct PooledWorkspace {
@@ -141,7 +151,7 @@ private:
         }
         ~PooledWorkspace() {
             std::lock_guard<std::mutex> g(net.pool_mtx_);
-            if (net.pool_.size() < 4) net.pool_.push_back(std::move(ws));
+            if (net.pool_.size() < kPoolSize) net.pool_.push_back(std::move(ws));  // (capacity reserved: no allocation)
         }
     };
     // fm: the feature-major layout of small.hpp (x is then X^T).
@@ -188,6 +198,7 @@ private:
     mutable std::mutex pool_mtx_;
     mutable std::vector<std::unique_ptr<Workspace<T>>> pool_;
     std::atomic<bool> training_{false};
+    std::uint64_t version_ = 0;  // bumped by every structural change (under the exclusive lock)
 };
 
 // Rosenblatt's perceptron rule on a step unit (Raschka's textbook class): targets in {-1, +1},
