@@ -357,3 +357,42 @@ def test_callbacks_cannot_change_the_structure_of_the_model_they_train():
             m.fit(x, y, epochs=1, verbose=0, callbacks=[cb])
         assert len(m.layers) == 2 and all((a == b).all() for a, b in zip(before, m.get_weights()))
     m.fit(x, y, epochs=1, verbose=0)
+
+
+# ------------------------------------------------------------------ Ctrl-C in every long call
+@pytest.mark.parametrize("call", ["predict", "evaluate"])
+def test_ctrl_c_stops_a_long_predict_or_evaluate_within_a_batch(call):
+    # Before: a SIGINT during a ~10 s predict or evaluate was honoured only when the call ended.
+    out = _child(f"""
+        import os, signal, threading, time
+        import numpy as np, fastnn
+        from fastnn import Sequential
+        from fastnn.layers import Dense
+        fastnn.utils.set_random_seed(3)
+        m = Sequential([Dense(2048, input_shape=(64,), activation="relu"), Dense(2048, activation="relu"), Dense(1)])
+        m.compile("sgd", "mse")
+        rng = np.random.default_rng(0)
+        probe = rng.random((256, 64)).astype(np.float32)
+        t0 = time.perf_counter(); expected = m.predict(probe, batch_size=256, verbose=0)
+        per_batch = time.perf_counter() - t0
+        rows = 256 * max(8, int(10.0 / per_batch))  # about 10 s of work
+        x = np.tile(probe, (rows // 256, 1)); y = np.zeros((rows, 1), np.float32)
+        weights = m.get_weights()
+        fired = []
+        threading.Timer(0.5, lambda: (fired.append(time.perf_counter()), os.kill(os.getpid(), signal.SIGINT))).start()
+        t0 = time.perf_counter()
+        try:
+            m.{call}(x, {'y, ' if call == 'evaluate' else ''}batch_size=256, verbose=0)
+            print("completed")
+        except KeyboardInterrupt:
+            print("interrupted", time.perf_counter() - fired[0], per_batch, time.perf_counter() - t0)
+        assert all((a == b).all() for a, b in zip(weights, m.get_weights()))
+        assert m.predict(probe, batch_size=256, verbose=0).tobytes() == expected.tobytes()
+        print("usable")
+    """)
+    lines = out.split("\n")
+    assert lines[0].startswith("interrupted"), out
+    after, per_batch, total = map(float, lines[0].split()[1:])
+    assert after < 1.0 + 3 * per_batch, f"{after:.2f} s from SIGINT to KeyboardInterrupt (a batch takes {per_batch:.3f} s)"
+    assert total < 5, total
+    assert lines[1] == "usable"
