@@ -125,6 +125,10 @@ class Trainer:
                 raise ValueError(f"class_weight: expected non-negative integer class indices as keys, got {k!r}")
             if not isinstance(v, (int, float, np.number)) or not math.isfinite(v) or v < 0:
                 raise ValueError(f"class_weight: expected finite weights >= 0, got {v!r} for class {k}")
+            with np.errstate(over="ignore"):
+                if not np.isfinite(np.asarray(v, dtype=cw.dtype)):
+                    raise ValueError(f"class_weight: expected finite weights >= 0, got {v!r} for class {k}, which is "
+                                     f"too large for {cw.dtype} (it becomes infinity)")
             cw[classes == k] = v
         return cw if sw is None else np.ascontiguousarray(sw * cw)
 

@@ -396,3 +396,34 @@ def test_ctrl_c_stops_a_long_predict_or_evaluate_within_a_batch(call):
     assert after < 1.0 + 3 * per_batch, f"{after:.2f} s from SIGINT to KeyboardInterrupt (a batch takes {per_batch:.3f} s)"
     assert total < 5, total
     assert lines[1] == "usable"
+
+
+# ------------------------------------------------------------------ found as a careless or hostile user
+def test_save_never_replaces_a_device_fifo_or_directory(tmp_path):
+    # Before: save("/dev/full") as root replaced the device node with a regular file (the atomic rename replaces
+    # whatever is at the path); a directory gave an error naming the temporary file.
+    m = Sequential([Dense(2, input_shape=(3,))])
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for call in (m.save, m.save_weights):
+        with pytest.raises(ValueError, match="expected a regular file .* nothing was written"):
+            call(fifo)
+        assert fifo.is_fifo()
+        with pytest.raises(IsADirectoryError, match="cannot save a model file over a directory"):
+            call(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo"]  # no temporary file left behind
+
+
+def test_class_weights_that_overflow_the_model_dtype_are_refused():
+    # Before: accepted; the float32 weight became infinity and the model's weights NaN.
+    m = _small()
+    before = [w.copy() for w in m.get_weights()]
+    with pytest.raises(ValueError, match=r"class_weight: .* got 1e\+39 for class 0, which is too large for float32"):
+        m.fit(X3, Y1, class_weight={0: 1e39}, verbose=0)
+    assert all((a == b).all() for a, b in zip(before, m.get_weights()))
+
+
+def test_summary_line_length_is_bounded():
+    # Before: summary(line_length=10**9) built gigabytes of text (13 GB and counting when stopped).
+    with pytest.raises(ValueError, match=r"line_length: expected an integer in \[20, 1000\]"):
+        _small().summary(line_length=10 ** 9)
