@@ -32,7 +32,6 @@ from ._validation import check_int, to_array
 from .errors import ModelFileError
 from .layers import (ENGINE_LAYERS, LAYER_CLASSES, Activation, Dense, Dropout, Flatten, InputLayer, KerasTensor,
                      Layer, WeightsView, _check_weight_list)
-from .summary import _human_bytes
 from .trainer import Trainer
 
 
@@ -216,10 +215,9 @@ class Model(Trainer, WeightsView):
                 kind, args = layer._engine_op()
                 try:
                     net.add_op(kind, size, layer.output_size(size), args)
-                except MemoryError:
-                    raise MemoryError(f"layer {layer.name!r}: cannot allocate its weights for {size} inputs "
-                                      f"({_human_bytes(size * layer.output_size(size) * np.dtype(self.dtype).itemsize)}"
-                                      "); use fewer units or inputs") from None
+                except MemoryError as e:  # the engine's message says what ran out
+                    raise MemoryError(f"layer {layer.name!r} ({size} inputs): {e}; use fewer units or "
+                                      "inputs") from None
             for i, (layer, _) in enumerate(ops):
                 if layer._home is not None:  # keep weights the layer already has
                     old = layer.get_weights()
