@@ -18,7 +18,7 @@ import pytest
 import fastnn
 from fastnn import Input, Model, Sequential, _core, _limits
 from fastnn.errors import ModelFileError
-from fastnn.layers import Dense, Dropout
+from fastnn.layers import Dense
 
 
 def _child(code, timeout=300):
