@@ -186,13 +186,16 @@ def test_every_allocation_of_load_can_fail(tmp_path):
 # ------------------------------------------------------------------ the step loop allocates nothing
 @pytest.mark.parametrize("width", [8, 200], ids=["feature-major", "row-major"])
 @pytest.mark.parametrize("loss, act, cols", [("mse", None, 3), ("categorical_crossentropy", "softmax", 3),
+                                              ("categorical_crossentropy", "sigmoid", 3),  # probabilities, not fused
                                               ("sparse_categorical_crossentropy", "softmax", 1),
                                               ("binary_crossentropy", "sigmoid", 3), ("huber", "tanh", 3)])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_the_step_loop_allocates_nothing(width, loss, act, cols, weighted):
     rng = np.random.default_rng(1)
     x = rng.normal(size=(512, 4)).astype(np.float32)
-    y = (rng.integers(0, 3, (512, 1)) if cols == 1 else rng.integers(0, 2, (512, cols))).astype(np.float32)
+    labels = rng.integers(0, 3, (512, 1))
+    y = (labels if cols == 1 else np.eye(3)[labels[:, 0]] if loss == "categorical_crossentropy"
+         else rng.integers(0, 2, (512, cols))).astype(np.float32)
     w = rng.random(512).astype(np.float32) if weighted else None
     m = Sequential([Dense(width, input_shape=(4,), activation="relu", kernel_regularizer="l2"), Dropout(0.1),
                     Dense(3, activation=act)])

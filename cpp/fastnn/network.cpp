@@ -368,7 +368,7 @@ double Network<T>::loss_and_grad(Workspace<T>& ws, const T* y, const T* w, idx m
         return fm_bce_fused(ws.yt.data(), ws.Z[last], ws.A[last], w, want_grad ? ws.d0.data() : nullptr, m, n_out(),
                             T(1) / T(m), ws.fm);
     if (fm)
-        return fm_loss(loss_, fused_ || from_logits_, ws.yt.data(), p, w, want_grad ? ws.d0.data() : nullptr, m,
+        return fm_loss(loss_, fused_ || from_logits_, ws.yt.data(), y, p, w, want_grad ? ws.d0.data() : nullptr, m,
                        n_out(), T(1) / T(m), ws.fm);
     return loss_rows(loss_, fused_ || from_logits_, y, p, w, want_grad ? ws.d0.data() : nullptr, m, n_out(),
                      T(1) / T(m));

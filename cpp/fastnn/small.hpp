@@ -158,19 +158,15 @@ double weighted_sum(const T* acc, const T* w, idx m) {
 
 // sum_j w_j L_j for feature-major predictions Pt (k, m) (logits when `logits`) and targets Yt (k, m), or (1, m)
 // class indices for SparseCCE; dPt = scale * w_j * dL_j/dP when not null. Same definitions as loss_rows.
+// Yrows (m, k): the same targets row-major, read by cross-entropy on probabilities (the row-major code runs on a
+// transposed copy of Pt; the targets are not copied, so nothing is allocated per batch).
 template <class T>
-double fm_loss(Loss loss, bool logits, const T* Yt, const T* Pt, const T* w, T* dPt, idx m, idx k, T scale,
-               FmScratch<T>& s) {
+double fm_loss(Loss loss, bool logits, const T* Yt, const T* Yrows, const T* Pt, const T* w, T* dPt, idx m, idx k,
+               T scale, FmScratch<T>& s) {
     const bool ce = loss == Loss::CCE || loss == Loss::SparseCCE;
-    if (ce && !logits) {  // probabilities: the row-major code on transposed copies
+    if (ce && !logits) {  // probabilities: the row-major code on a transposed copy
         transpose(s.rows_a.data(), Pt, k, m);
-        std::vector<T> yrows;
-        const T* y = Yt;
-        if (loss == Loss::CCE) {
-            yrows.resize(std::size_t(m * k));
-            transpose(yrows.data(), Yt, k, m);
-            y = yrows.data();
-        }
+        const T* y = loss == Loss::CCE ? Yrows : Yt;  // (class indices: (1, m) and (m, 1) are the same memory)
         const double total = loss_rows(loss, false, y, s.rows_a.data(), w, dPt ? s.rows_b.data() : nullptr, m, k, scale);
         if (dPt) transpose(dPt, s.rows_b.data(), m, k);
         return total;
