@@ -15,8 +15,15 @@
 // interrupt check polled after every batch; training then stops with the weights of the last completed step.
 //
 // Concurrency: predict/evaluate may run from several threads at once (each call has its own workspace and
-// holds a shared lock); a training step holds the exclusive lock, so readers see the weights between two
-// complete steps. A second concurrent training call on the same network is refused.
+// holds a shared lock, taken before the op list is read); a training step holds the exclusive lock, so readers see
+// the weights between two complete steps. When given an interrupt check (Python's main thread), predict/evaluate
+// poll it between batches with the shared lock released (the check takes the GIL), so a concurrent training step
+// may run between two of their batches; a structural change meanwhile ends them with an error. A second concurrent
+// training call on the same network is refused.
+//
+// Exception safety: every entry point leaves the network usable after any exception, std::bad_alloc included.
+// add_op, compile and the workspaces (ensure) are all-or-nothing; MemoryError messages (OutOfMemory) say what ran
+// out. tests/test_fault_injection.py fails every allocation of every call in turn to prove it.
 #pragma once
 
 #include <atomic>
