@@ -427,3 +427,19 @@ def test_summary_line_length_is_bounded():
     # Before: summary(line_length=10**9) built gigabytes of text (13 GB and counting when stopped).
     with pytest.raises(ValueError, match=r"line_length: expected an integer in \[20, 1000\]"):
         _small().summary(line_length=10 ** 9)
+
+
+def test_direct_engine_calls_cannot_bypass_the_caps():
+    # The caps of _limits.py mirrored where the engine allocates: a direct _core call gets a MemoryError saying
+    # what ran out, before anything is allocated (an overcommitted buffer would be granted, then kill the process).
+    net = _core.Network("float32", 0)
+    with pytest.raises(MemoryError, match=r"out of memory: 4.4e\+12 parameters is above fastnn's limit"):
+        net.add_op("dense", 3, 2 ** 40, {})
+    net.add_op("dense", 3, 2, {})
+    net.compile("mse", False, "adam", {}, [])
+    with pytest.raises(MemoryError, match=r"out of memory: the shuffling order of 1.72e\+10 samples needs 128.00 GiB"):
+        net.begin_epoch(2 ** 34, True, 32)
+    with pytest.raises(ValueError, match="number of samples: expected an integer >= 0, got -1"):
+        net.begin_epoch(-1, True, 32)
+    assert net.n_params == 8
+    assert net.train_on_batch(np.zeros((5, 3), np.float32), np.zeros((5, 2), np.float32), None) == [0.0]

@@ -511,6 +511,8 @@ void Network<T>::begin_epoch(idx n, bool shuffle, idx batch) {
 template <class T>
 void Network<T>::begin_epoch_locked(idx n, bool shuffle, idx batch) {
     // One batch holding every sample has the same gradient in any order: it is not shuffled.
+    if (n < 0) fail("number of samples", "an integer >= 0", std::to_string(n));
+    check_alloc("the shuffling order of " + count_str(double(n)) + " samples", double(n) * sizeof(idx));
     try {
         perm_.resize(std::size_t(n));  // (strong guarantee: on bad_alloc perm_ is unchanged)
     } catch (const std::bad_alloc&) {
