@@ -37,19 +37,21 @@ def test_huge_batches_are_refused_and_the_next_call_works():
     # and the engine itself (a direct _core call) recovers too.
     out = _child("""
         import numpy as np, fastnn
-        from fastnn import Sequential
+        from fastnn import Sequential, _limits
         from fastnn.layers import Dense
         m = Sequential([Dense(100000, input_shape=(20,)), Dense(1)])
         m.compile("adam", "mse")
-        x = np.zeros((200000, 20), np.float32); y = np.zeros((200000, 1), np.float32)
+        rows = 2 * _limits.physical_memory() // (100001 * 4) + 1  # one batch's outputs: twice the machine's memory
+        print("rows", rows)
+        x = np.zeros((rows, 20), np.float32); y = np.zeros((rows, 1), np.float32)
         xs, ys = np.ones((4, 20), np.float32), np.ones((4, 1), np.float32)
         before = [w.copy() for w in m.get_weights()]
-        calls = {"predict": lambda: m.predict(x, batch_size=200000, verbose=0),
-                 "fit": lambda: m.fit(x, y, batch_size=200000, verbose=0),
+        calls = {"predict": lambda: m.predict(x, batch_size=rows, verbose=0),
+                 "fit": lambda: m.fit(x, y, batch_size=rows, verbose=0),
                  "train_on_batch": lambda: m.train_on_batch(x, y),
-                 "evaluate": lambda: m.evaluate(x, y, batch_size=200000, verbose=0),
-                 "core predict": lambda: m._net.predict(x, 200000, 0, -1, False),
-                 "core evaluate": lambda: m._net.evaluate(x, y, None, 200000),
+                 "evaluate": lambda: m.evaluate(x, y, batch_size=rows, verbose=0),
+                 "core predict": lambda: m._net.predict(x, rows, 0, -1, False),
+                 "core evaluate": lambda: m._net.evaluate(x, y, None, rows),
                  "core train_on_batch": lambda: m._net.train_on_batch(x, y, None)}
         for name, call in calls.items():
             try:
@@ -66,14 +68,16 @@ def test_huge_batches_are_refused_and_the_next_call_works():
     """)
     lines = out.strip().splitlines()
     assert lines[-1] == "usable"
+    rows = int(lines[0].split()[1])
     for name in ("predict", "fit", "train_on_batch", "evaluate"):
         line = next(l for l in lines if l.startswith(name + " "))
-        assert "MemoryError" in line and "activations of a batch of 200000 samples" in line, line
+        assert "MemoryError" in line and f"activations of a batch of {rows} samples" in line, line
         assert "use a smaller batch_size" in line, line
     # The engine's own check says what ran out.
     for name, what in (("core predict", "inference"), ("core evaluate", "inference"),
                        ("core train_on_batch", "training")):
-        assert any(l.startswith(f"{name} MemoryError out of memory: {what} buffers for a batch of 200000 samples "
+        count = f"{rows}" if rows < 10 ** 6 else f"{rows:.3g}"
+        assert any(l.startswith(f"{name} MemoryError out of memory: {what} buffers for a batch of {count} samples "
                                 "needs ") for l in lines), out
 
 
