@@ -251,3 +251,20 @@ def test_regression_recipe_with_a_normalization_layer():
     dnn.compile(loss="mean_absolute_error", optimizer=fastnn.optimizers.Adam(0.01))
     history = dnn.fit(x, y, validation_split=0.2, verbose=0, epochs=60)
     assert history.history["val_loss"][-1] < 0.1 * np.abs(y - y.mean()).mean()
+
+
+def test_plot_model_draws_the_normalization_layers():
+    pytest.importorskip("matplotlib")
+    import matplotlib
+    matplotlib.use("Agg")
+    from fastnn import viz
+    x, _ = data()
+    norm = layers.Normalization()
+    norm.adapt(x)
+    model = Sequential([layers.Input(shape=(3,)), norm, layers.Dense(4), layers.BatchNormalization(),
+                        layers.LayerNormalization(), layers.UnitNormalization(), layers.Rescaling(2.0), layers.Dense(1)])
+    drawing = viz.plot_model(model)
+    assert drawing.sizes == [3, 3, 4, 4, 4, 4, 4, 1]
+    labels = " ".join(t.get_text() for t in drawing.texts)
+    for name in ("Normalization", "BatchNormalization", "LayerNormalization", "UnitNormalization", "Rescaling"):
+        assert name in labels
