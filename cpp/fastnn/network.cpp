@@ -66,6 +66,10 @@ void Network<T>::add_op(const std::string& kind, idx n_in, idx n_out, const OpAr
     check_alloc(std::size_t(count) * 4, sizeof(T));  // parameters, gradients, two optimizer slots
 
     std::unique_lock lock(mtx_);
+    // Everything that may fail to allocate happens before the network changes.
+    std::vector<T> grads(std::size_t(count), T(0));
+    specs_.reserve(specs_.size() + b.params.size());
+    ops_.reserve(ops_.size() + 1);
     b.op.first_param = int(specs_.size());
     b.op.n_params = int(b.params.size());
     const int op_index = int(ops_.size());
@@ -90,7 +94,7 @@ void Network<T>::add_op(const std::string& kind, idx n_in, idx n_out, const OpAr
         off += p.size;
         specs_.push_back(p);
     }
-    grads_.assign(params_.size(), T(0));
+    grads_.swap(grads);
     ops_.push_back(b.op);
     update_trainable_spans();
     compiled_ = false;
