@@ -406,6 +406,24 @@ class Model(Trainer, WeightsView):
             raise ModelFileError(f"{filepath}: tensors {extra[:5]} do not belong to this model's architecture")
         self.set_weights(weights)
 
+    # ---------------------------------------------------------------- pickling and copying
+    def __reduce__(self):
+        """pickle, copy.copy and copy.deepcopy (as Keras 3): the model travels as the bytes of its model file
+        (safetensors tensors + JSON: architecture, compile settings, weights, optimizer state, generator state),
+        never as engine internals. The copy is independent of the original (copy.copy too) and, at the same
+        thread count, trains on bitwise as the original would; it does not carry `history` or callbacks."""
+        return (_model_from_bytes, (self._to_bytes(),))
+
+    def _to_bytes(self):
+        from . import saving
+        if not self.built:  # no weights yet: the copy draws its own when it is built, as a new model does
+            return saving.model_file_bytes({}, {"kind": "unbuilt_model", "model": self.get_config(),
+                                                "compile": self._compile_config()})
+        tensors, opt = self._tensors(True)
+        return saving.model_file_bytes(tensors, {
+            "kind": "model", "model": self.get_config(), "compile": self._compile_config(), "optimizer_state": opt,
+            "rng_state": [str(v) for v in self._net.get_rng_state()]})
+
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
 
@@ -650,7 +668,11 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     if custom_objects:
         raise ValueError("custom_objects: fastnn model files hold only built-in layers; expected None")
     tensors, cfg = saving.read_model_file(filepath)
-    where = str(filepath)
+    return _model_from_parts(tensors, cfg, str(filepath), compile)
+
+
+def _model_from_parts(tensors, cfg, where, compile=True):
+    """The model described by a model file's (tensors, config)."""
     if not isinstance(cfg, dict) or cfg.get("kind") != "model" or not isinstance(cfg.get("model"), dict):
         raise ModelFileError(f"{where}: not a fastnn model file (a weights-only file? use model.load_weights)")
     model_cfg = cfg["model"]
@@ -686,6 +708,25 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     if compile and comp is not None:
         _restore_compile(model, comp, cfg.get("optimizer_state"), tensors, where)
     _restore_rng(model, cfg.get("rng_state"), where)
+    return model
+
+
+def _model_from_bytes(data):
+    """Unpickles a model: the bytes written by Model._to_bytes (a model file's contents), read with the same checks."""
+    from . import saving
+    where = "<pickled fastnn model>"
+    tensors, cfg = saving.read_model_bytes(data, where=where)
+    if not (isinstance(cfg, dict) and cfg.get("kind") == "unbuilt_model"):
+        return _model_from_parts(tensors, cfg, where)
+    model_cfg = cfg.get("model")
+    if tensors or not isinstance(model_cfg, dict):
+        raise ModelFileError(f"{where}: bad unbuilt model")
+    if model_cfg.get("class_name") == "Sequential" and model_cfg.get("layers") == []:
+        model = Sequential(name=model_cfg.get("name"), dtype=model_cfg.get("dtype"))
+    else:
+        model = model_from_config(model_cfg, where)
+    if cfg.get("compile") is not None:
+        _restore_compile(model, cfg["compile"], None, {}, where)
     return model
 
 
