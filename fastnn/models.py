@@ -786,5 +786,9 @@ def _restore_compile(model, comp, opt_state, tensors, where):
 
 
 def clone_model(model):
-    """A new model with the same architecture and freshly initialized weights."""
-    return model_from_config(model.get_config())
+    """A new model with the same architecture and freshly initialized weights; compiled with the same settings
+    (a fresh optimizer state) when `model` is compiled, as Keras 3's clone_model."""
+    clone = model_from_config(model.get_config())
+    if model.compiled:
+        _restore_compile(clone, model._compile_config(), None, {}, "clone_model")
+    return clone
