@@ -205,6 +205,15 @@ def test_partial_fit_warm_start_and_probabilities():
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-12)
     np.testing.assert_allclose(clf.predict_log_proba(X), np.log(proba))
 
+    # Chunks of different sizes: the engine model is rebuilt for each batch size, the optimizer state carried over.
+    chunked, reference = MLPClassifier(hidden_layer_sizes=(8,), random_state=0), SKMLPClassifier(
+        hidden_layer_sizes=(8,), random_state=0)
+    for est in (chunked, reference):
+        for rows in (slice(0, 150), slice(150, 200), slice(0, 200), slice(20, 120)):
+            est.partial_fit(X[rows], y[rows], classes=[0, 1, 2])
+    for a, b in zip(_all_weights(chunked), _all_weights(reference)):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
     warm = MLPClassifier(hidden_layer_sizes=(8,), max_iter=2, warm_start=True, random_state=0).fit(X, y)
     first = [c.copy() for c in warm.coefs_]
     warm.fit(X, y)
@@ -292,6 +301,13 @@ def test_wrapper_partial_fit_continues_and_rejects_uncompiled_models():
         SKLearnClassifier(raw).fit(X, y)
 
 
+def test_estimators_are_reachable_from_the_fastnn_namespace():
+    assert fastnn.sklearn.MLPClassifier is MLPClassifier
+    assert fastnn.wrappers.SKLearnRegressor is SKLearnRegressor
+    with pytest.raises(AttributeError, match="no_such"):
+        fastnn.no_such
+
+
 def test_wrapper_regressor_and_transformer_shapes():
     X, y = _regression(outputs=2)
     reg = SKLearnRegressor(dynamic_model, model_kwargs=REGRESSION, fit_kwargs={"epochs": 3}).fit(X, y[:, 0])
@@ -332,6 +348,7 @@ def test_pipeline_cross_val_score_and_grid_search(name):
 def test_importing_fastnn_does_not_import_sklearn_and_missing_sklearn_names_the_extra():
     code = ("import sys, fastnn, fastnn.models, fastnn.viz; "
             "assert 'sklearn' not in sys.modules, 'sklearn imported'; "
+            "assert 'fastnn.wrappers' not in sys.modules and 'fastnn.sklearn' not in sys.modules; "
             "sys.modules['sklearn'] = None\n"
             "for mod in ('fastnn.sklearn', 'fastnn.wrappers'):\n"
             "    try:\n"
