@@ -106,11 +106,11 @@ def main(argv=None):
     section("3. The two searches agree")
     keys = [f"split{i}_test_score" for i in range(3)] + ["mean_test_score", "rank_test_score"]
     same = all(np.array_equal(serial.cv_results_[k], distributed.cv_results_[k]) for k in keys)
-    print(f"{'candidate':58s} {'serial':>8s} {'dask':>8s}")
+    print(f"{'candidate':66s} {'serial':>8s} {'dask':>8s}")
     for params, a, b in zip(serial.cv_results_["params"], serial.cv_results_["mean_test_score"],
                             distributed.cv_results_["mean_test_score"]):
         short = ", ".join(f"{k.split('__')[1]}={v}" for k, v in params.items())
-        print(f"{short:58s} {a:8.4f} {b:8.4f}")
+        print(f"{short:66s} {a:8.4f} {b:8.4f}")
     print(f"every split score equal: {same}")
 
     fig, ax = plt.subplots(figsize=(7, 3.2))
