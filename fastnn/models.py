@@ -406,6 +406,9 @@ class Model(Trainer, WeightsView):
             raise ModelFileError(f"{filepath}: tensors {extra[:5]} do not belong to this model's architecture")
         self.set_weights(weights)
 
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
     # ---------------------------------------------------------------- pickling and copying
     def __reduce__(self):
         """pickle, copy.copy and copy.deepcopy (as Keras 3): the model travels as the bytes of its model file
@@ -423,9 +426,6 @@ class Model(Trainer, WeightsView):
         return saving.model_file_bytes(tensors, {
             "kind": "model", "model": self.get_config(), "compile": self._compile_config(), "optimizer_state": opt,
             "rng_state": [str(v) for v in self._net.get_rng_state()]})
-
-    def __repr__(self):
-        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
 
 
 class Sequential(Model):
