@@ -415,13 +415,15 @@ class Model(Trainer, WeightsView):
         (safetensors tensors + JSON: architecture, compile settings, weights, optimizer state, generator state),
         never as engine internals. The copy is independent of the original (copy.copy too) and, at the same
         thread count, trains on bitwise as the original would; it does not carry `history` or callbacks."""
+        if not self.built:  # no weights yet: the copy draws its own when it is built, as a new model does
+            from . import saving
+            return (_unbuilt_model_from_bytes, (saving.model_file_bytes({}, {
+                "kind": "unbuilt_model", "model": self.get_config(), "compile": self._compile_config()}),))
         return (_model_from_bytes, (self._to_bytes(),))
 
     def _to_bytes(self):
+        """The bytes save() would write (with the optimizer state), for a built model."""
         from . import saving
-        if not self.built:  # no weights yet: the copy draws its own when it is built, as a new model does
-            return saving.model_file_bytes({}, {"kind": "unbuilt_model", "model": self.get_config(),
-                                                "compile": self._compile_config()})
         tensors, opt = self._tensors(True)
         return saving.model_file_bytes(tensors, {
             "kind": "model", "model": self.get_config(), "compile": self._compile_config(), "optimizer_state": opt,
@@ -668,11 +670,7 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     if custom_objects:
         raise ValueError("custom_objects: fastnn model files hold only built-in layers; expected None")
     tensors, cfg = saving.read_model_file(filepath)
-    return _model_from_parts(tensors, cfg, str(filepath), compile)
-
-
-def _model_from_parts(tensors, cfg, where, compile=True):
-    """The model described by a model file's (tensors, config)."""
+    where = str(filepath)
     if not isinstance(cfg, dict) or cfg.get("kind") != "model" or not isinstance(cfg.get("model"), dict):
         raise ModelFileError(f"{where}: not a fastnn model file (a weights-only file? use model.load_weights)")
     model_cfg = cfg["model"]
@@ -708,25 +706,6 @@ def _model_from_parts(tensors, cfg, where, compile=True):
     if compile and comp is not None:
         _restore_compile(model, comp, cfg.get("optimizer_state"), tensors, where)
     _restore_rng(model, cfg.get("rng_state"), where)
-    return model
-
-
-def _model_from_bytes(data):
-    """Unpickles a model: the bytes written by Model._to_bytes (a model file's contents), read with the same checks."""
-    from . import saving
-    where = "<pickled fastnn model>"
-    tensors, cfg = saving.read_model_bytes(data, where=where)
-    if not (isinstance(cfg, dict) and cfg.get("kind") == "unbuilt_model"):
-        return _model_from_parts(tensors, cfg, where)
-    model_cfg = cfg.get("model")
-    if tensors or not isinstance(model_cfg, dict):
-        raise ModelFileError(f"{where}: bad unbuilt model")
-    if model_cfg.get("class_name") == "Sequential" and model_cfg.get("layers") == []:
-        model = Sequential(name=model_cfg.get("name"), dtype=model_cfg.get("dtype"))
-    else:
-        model = model_from_config(model_cfg, where)
-    if cfg.get("compile") is not None:
-        _restore_compile(model, cfg["compile"], None, {}, where)
     return model
 
 
@@ -792,3 +771,54 @@ def clone_model(model):
     if model.compiled:
         _restore_compile(clone, model._compile_config(), None, {}, "clone_model")
     return clone
+
+
+# ---------------------------------------------------------------- unpickling (Model.__reduce__)
+_PICKLE_WHERE = "<pickled fastnn model>"
+
+
+def _model_from_bytes(data):
+    """Unpickles a built model. The bytes are a model file and load_model reads them, so every check it makes on
+    files applies; they are handed to it as an anonymous in-memory file where the system has one (Linux memfd),
+    else as a temporary file removed at once."""
+    import os
+    import tempfile
+    if not isinstance(data, bytes):
+        raise ModelFileError(f"expected the bytes of a model file, got {type(data).__name__}", _PICKLE_WHERE)
+    fd, path = -1, None
+    try:
+        if hasattr(os, "memfd_create") and os.path.isdir("/proc/self/fd"):
+            try:
+                fd = os.memfd_create("fastnn-pickle", getattr(os, "MFD_CLOEXEC", 0))
+                path = f"/proc/self/fd/{fd}"
+            except OSError:
+                fd = -1
+        if fd < 0:
+            fd, path = tempfile.mkstemp(prefix="fastnn-pickle-", suffix=".fnn")
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        return load_model(path)
+    except ModelFileError as e:
+        raise ModelFileError(e.reason, _PICKLE_WHERE) from None
+    finally:
+        if fd >= 0:
+            os.close(fd)
+        if path is not None and not path.startswith("/proc/"):
+            os.unlink(path)
+
+
+def _unbuilt_model_from_bytes(data):
+    """Unpickles a model that had no weights yet: its architecture and compile settings."""
+    from . import saving
+    tensors, cfg = saving.read_model_bytes(data, where=_PICKLE_WHERE)
+    model_cfg = cfg.get("model") if isinstance(cfg, dict) else None
+    if tensors or cfg.get("kind") != "unbuilt_model" or not isinstance(model_cfg, dict):
+        raise ModelFileError("not an unbuilt fastnn model", _PICKLE_WHERE)
+    if model_cfg.get("class_name") == "Sequential" and model_cfg.get("layers") == []:
+        model = Sequential(name=model_cfg.get("name"), dtype=model_cfg.get("dtype"))
+    else:
+        model = model_from_config(model_cfg, _PICKLE_WHERE)
+    if cfg.get("compile") is not None:
+        _restore_compile(model, cfg["compile"], None, {}, _PICKLE_WHERE)
+    return model

@@ -178,3 +178,15 @@ def test_multiprocessing_spawn_round_trip():
     _continue(model, 3)
     assert _same_weights(model, trained)
     assert trained.optimizer.iterations == model.optimizer.iterations
+
+
+def test_unpickling_without_an_in_memory_file_uses_a_temporary_file(monkeypatch, tmp_path):
+    import os
+    import tempfile
+    model = _model()
+    data = pickle.dumps(model)
+    monkeypatch.delattr(os, "memfd_create", raising=False)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    clone = pickle.loads(data)
+    assert _same_weights(model, clone)
+    assert list(tmp_path.iterdir()) == []  # removed at once
