@@ -827,7 +827,7 @@ class ModelCheckpoint(_MonitorMixin, Callback):
     def _save_model(self, epoch, batch, logs):
         logs = logs or {}
         filepath = self._get_file_path(epoch, batch, logs)
-        if not self._should_save_model(epoch, logs, filepath):
+        if not self._should_save_model(epoch, logs, filepath) or not _chief():
             return
         if os.path.isdir(filepath):
             raise ValueError(
@@ -1121,6 +1121,8 @@ class CSVLogger(Callback):
 
     def on_train_begin(self, logs=None):
         self.append_header = True
+        if not _chief():
+            return
         if self.append:
             if os.path.exists(self.filename):
                 with open(self.filename, "r", newline="") as f:
@@ -1136,6 +1138,8 @@ class CSVLogger(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
+        if not _chief():
+            return
 
         def handle_value(value):
             if isinstance(value, str):
@@ -1222,3 +1226,10 @@ class LambdaCallback(Callback):
                     f"Received: {name}={fn!r}"
                 )
             setattr(self, name, fn)
+
+
+def _chief():
+    """False on the ranks other than 0 of a distributed run: they neither print nor write files."""
+    import sys
+    dist = sys.modules.get("fastnn.distributed")
+    return dist is None or dist._chief()

@@ -290,6 +290,7 @@ class Model(WeightsView):
         if new_optimizer._net is not None and not (self.built and new_optimizer._net is self._net):
             # An optimizer object drives one engine (its learning_rate reads and writes it): another model gets a copy.
             new_optimizer = optimizers.deserialize(optimizers.serialize(new_optimizer))
+            new_optimizer._distributed = getattr(optimizer, "_distributed", False)
         new_loss = losses.get(loss)
         if metrics is None:
             metrics = []
@@ -444,6 +445,10 @@ class Model(WeightsView):
 
         n = x.shape[0]
         steps = (n + batch_size - 1) // batch_size
+        dist = _distributed_module(self)  # None unless trained with a fastnn.distributed.DistributedOptimizer
+        if dist is not None:
+            dist._check_fit(n, batch_size)
+            verbose = verbose if dist._chief() else 0
         cbs = callbacks_module.CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
                                             verbose=verbose, epochs=epochs, steps=steps)
         self._fit_has_validation = val is not None  # read by CSVLogger (History.params stays as Keras's)
@@ -464,6 +469,8 @@ class Model(WeightsView):
             # Nothing to run between epochs: every epoch in one engine call, History filled afterwards.
             status, epoch_logs, exc = net.train_epochs(x, y, sw, batch_size, bool(shuffle), epochs - initial_epoch,
                                                        stop_on_nan)
+            if dist is not None:
+                epoch_logs = dist._average_rows(epoch_logs)
             history.record_epochs(initial_epoch, names, epoch_logs)
             if epoch_logs:
                 logs = dict(zip(names, epoch_logs[-1]))
@@ -484,6 +491,8 @@ class Model(WeightsView):
             if val is not None and (epoch + 1) % validation_freq == 0:
                 vals = net.evaluate(val[0], val[1], val[2], val_bs)
                 logs.update({"val_" + k: v for k, v in zip(names, vals)})
+            if dist is not None:
+                logs = dist._average_logs(logs)
             if status == 2:
                 self.stop_training = True
             elif not math.isfinite(logs["loss"]) and not warned_nan and not stop_on_nan:
@@ -835,6 +844,13 @@ class Sequential(Model):
             if self._input_tensor is not None and self._input_layer is None:
                 self._input_tensor = None
             self._build(n_in)
+
+
+def _distributed_module(model):
+    if not getattr(model.optimizer, "_distributed", False):
+        return None
+    from . import distributed
+    return distributed
 
 
 def _warn_non_finite(epoch, loss):

@@ -431,8 +431,17 @@ double Network<T>::step(Workspace<T>& ws, const T* x, const T* y, const T* w, id
     std::unique_lock lock(mtx_);
     const double loss = forward_loss(ws, x, y, w, m);
     *nonfinite = !std::isfinite(loss);
+    if (grad_hook_) {
+        if (*nonfinite && stop_on_nonfinite)
+            std::fill(grads_.begin(), grads_.end(), std::numeric_limits<T>::quiet_NaN());
+        else
+            backward_all(ws, m);
+        grad_hook_(grads_.data(), grads_.size());
+        if (stop_on_nonfinite && !grads_.empty() && !std::isfinite(grads_[0])) *nonfinite = true;
+    } else if (!(*nonfinite && stop_on_nonfinite)) {
+        backward_all(ws, m);
+    }
     if (*nonfinite && stop_on_nonfinite) return loss;  // keep the weights of the last finite step
-    backward_all(ws, m);
     opt_.step(params_.data(), grads_.data(), params_.size(), spans_);
     return loss;
 }
@@ -652,6 +661,13 @@ void Network<T>::set_layout(int layout) {
         fm_ = choose_feature_major();
         train_ws_ = Workspace<T>();
     }
+}
+
+template <class T>
+void Network<T>::set_grad_hook(GradHook hook) {
+    require_idle("set the gradient hook");
+    std::unique_lock lock(mtx_);
+    grad_hook_ = std::move(hook);
 }
 
 template <class T>

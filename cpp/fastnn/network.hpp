@@ -105,6 +105,14 @@ public:
     std::vector<double> evaluate(const T* X, const T* Y, const T* W, idx n, idx batch) const;
 
     void set_learning_rate(double lr);
+    // Gradient hook: called on every training step after backward and before the update, with the flat gradient
+    // buffer (n values, the parameters' layout), e.g. to sum the gradients of several processes (distributed.cpp).
+    // It runs with the GIL released and may throw (the step is then not applied). Empty: no hook.
+    // With a hook installed, a step whose loss is non-finite under stop_on_nonfinite hands the hook a gradient of
+    // NaN, and a step stops as non-finite when the hook returns a non-finite first gradient: a collective hook makes
+    // every participant stop together.
+    using GradHook = std::function<void(T* grads, std::size_t n)>;
+    void set_grad_hook(GradHook hook);
     // Training layout: 0 row-major, 1 feature-major, -1 automatic (feature-major when every layer is small).
     // For tests that check the two paths against each other.
     void set_layout(int layout);
@@ -176,6 +184,7 @@ private:
     bool fm_ = false;     // every layer small: train in the feature-major layout (small.hpp)
     int layout_ = -1;     // see set_layout
     std::vector<Metric> metrics_;
+    GradHook grad_hook_;
 
     Workspace<T> train_ws_;
     std::vector<idx> perm_;
