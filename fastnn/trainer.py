@@ -209,6 +209,8 @@ class Trainer:
         self.stop_training = False
         warned_nan = False
         cbs.on_train_begin()
+        # A callback that restored a backup (BackupAndRestore) sets the epoch to resume from, as in Keras 3.
+        initial_epoch = self.__dict__.pop("_initial_epoch", None) or initial_epoch
         logs = {}
         if val is None and not hooks and all(type(cb) is callbacks_module.History for cb in cbs.callbacks):
             # Nothing to run between epochs: every epoch in one engine call, History filled afterwards.
