@@ -1211,7 +1211,7 @@ class BackupAndRestore(Callback):
         if not isinstance(backup_dir, (str, os.PathLike)):
             raise TypeError(f"Argument `backup_dir` must be a string or an os.PathLike. Received: "
                             f"backup_dir={backup_dir!r} (of type {type(backup_dir).__name__})")
-        if save_freq not in ("epoch", False) and not (isinstance(save_freq, numbers.Integral) and
+        if not (save_freq == "epoch" or save_freq is False) and not (isinstance(save_freq, numbers.Integral) and
                                                      not isinstance(save_freq, bool) and save_freq > 0):
             raise ValueError(f"Invalid value for argument `save_freq`. Received: save_freq={save_freq!r}. "
                              "Expected either 'epoch', a positive integer or False.")
