@@ -69,7 +69,7 @@ class Optimizer:
     def _attach(self, net):
         if getattr(self, "_distributed", False):  # fastnn.distributed.DistributedOptimizer
             from . import distributed
-            distributed._install_hook(net)
+            distributed._install_hook(net, self._distributed)
         else:
             net.clear_grad_hook()
         self._net = net

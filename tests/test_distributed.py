@@ -265,3 +265,16 @@ def test_a_killed_mpi_run_resumes_from_rank_0_s_backup_on_another_number_of_rank
     assert result["loss"][0] < 0.2 * result["fresh_loss"]
     assert result["full_loss"] < result["loss"][0]
     assert not backup.exists()
+
+
+def test_example_6_runs_under_mpiexec(tmp_path):
+    proc, _ = launch(2, [os.path.join(os.path.dirname(HERE), "examples", "06_distributed_mpi.py"), "--quick",
+                         "--out", tmp_path], timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    results = json.loads((tmp_path / "06_distributed_mpi.json").read_text())
+    assert results["ranks"] == 2 and results["same_weights"] is True
+    assert results["max_weight_difference"] < 1e-9
+    assert results["checkpoint"] and results["backup_deleted"]
+    assert results["accuracy"] > 0.9
+    assert (tmp_path / "06_loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert proc.stdout.count("=== 1. 2 ranks") == 1, "rank 0 alone prints"

@@ -37,8 +37,11 @@ import numpy as np
 
 from . import callbacks  # noqa: F401  (fastnn.distributed.callbacks.*)
 
-__all__ = ["init", "shutdown", "is_initialized", "rank", "size", "local_rank", "local_size", "DistributedOptimizer",
-           "shard", "allreduce", "broadcast", "broadcast_weights", "callbacks", "mpi_spec"]
+__all__ = ["init", "shutdown", "is_initialized", "rank", "size", "local_rank", "local_size", "cross_rank",
+           "cross_size", "DistributedOptimizer", "Average", "Sum", "shard", "allreduce", "allgather", "broadcast",
+           "broadcast_weights", "callbacks", "mpi_spec"]
+
+Average, Sum = "average", "sum"  # DistributedOptimizer's op (Horovod's hvd.Average, hvd.Sum)
 
 _world = None  # the _World of init()
 
@@ -52,6 +55,9 @@ class _World:
         local = comm.Split_type(MPI.COMM_TYPE_SHARED, key=self.rank)
         self.local_rank, self.local_size = local.Get_rank(), local.Get_size()
         local.Free()
+        cross = comm.Split(self.local_rank, key=self.rank)  # one process per machine: the machines
+        self.cross_rank, self.cross_size = cross.Get_rank(), cross.Get_size()
+        cross.Free()
         self.timeout = timeout
         lib = ctypes.CDLL(_mpi_library_path(MPI), mode=ctypes.RTLD_GLOBAL)
         self.addresses = {name: ctypes.cast(getattr(lib, name), ctypes.c_void_p).value
@@ -59,13 +65,14 @@ class _World:
         self.handle_size = MPI._sizeof(MPI.Comm)
         self.in_place = _in_place_value(MPI)
 
-    def spec(self, dtype):
+    def spec(self, dtype, op="average"):
         MPI = self.MPI
         datatype = {np.dtype(np.float32): MPI.FLOAT, np.dtype(np.float64): MPI.DOUBLE}[np.dtype(dtype)]
         return {"iallreduce": self.addresses["MPI_Iallreduce"], "test": self.addresses["MPI_Test"],
                 "comm": _signed(self.comm.handle, self.handle_size), "datatype": _signed(datatype.handle, self.handle_size),
                 "op": _signed(MPI.SUM.handle, self.handle_size), "in_place": self.in_place,
-                "handle_size": self.handle_size, "size": self.size, "timeout": float(self.timeout or 0)}
+                "handle_size": self.handle_size, "size": self.size if op == "average" else 1,
+                "timeout": float(self.timeout or 0)}
 
 
 def _signed(value, nbytes):
@@ -167,9 +174,20 @@ def local_size():
     return _require("local_size()").local_size
 
 
-def mpi_spec(dtype):
-    """The integers the engine's allreduce hook is built from (function addresses and MPI handles)."""
-    return _require("mpi_spec()").spec(dtype)
+def cross_rank():
+    """The rank of this process's machine among the machines (Horovod's cross_rank)."""
+    return _require("cross_rank()").cross_rank
+
+
+def cross_size():
+    """The number of machines (Horovod's cross_size)."""
+    return _require("cross_size()").cross_size
+
+
+def mpi_spec(dtype, op=Average):
+    """The integers the engine's allreduce hook is built from (function addresses and MPI handles); with op=Sum
+    the buffer is summed, with Average divided by size() too."""
+    return _require("mpi_spec()").spec(dtype, op)
 
 
 def _chief():
@@ -177,25 +195,24 @@ def _chief():
     return _world is None or _world.rank == 0
 
 
-def DistributedOptimizer(optimizer, op="average"):
-    """Marks `optimizer` (a fastnn optimizer or its name) so that models compiled with it average their gradients
-    over the ranks at every step (in the engine, between backward and update); returns the optimizer.
-
-    As with Horovod, scale the learning rate with size() yourself if you keep the per-rank batch size."""
+def DistributedOptimizer(optimizer, name=None, op=Average):
+    """Marks `optimizer` (a fastnn optimizer or its name) so that models compiled with it average (op=Average) or
+    sum (op=Sum) their gradients over the ranks at every step, in the engine between backward and update; returns
+    the optimizer. As with Horovod, scale the learning rate with size() yourself if you keep the per-rank batch."""
     from .. import optimizers
     _require("DistributedOptimizer")
-    if op != "average":
-        raise ValueError(f"op: expected 'average', got {op!r}")
+    if op not in (Average, Sum):
+        raise ValueError(f"op: expected fastnn.distributed.Average or Sum, got {op!r}")
     opt = optimizers.get(optimizer)
-    opt._distributed = True
+    opt._distributed = op
     return opt
 
 
-def _install_hook(net):
+def _install_hook(net, op=Average):
     """Called by Optimizer._attach: the engine network averages its gradients over the ranks."""
     if _world is None:
         raise ValueError("DistributedOptimizer: fastnn.distributed.init() has not been called in this process")
-    net.set_mpi_grad_hook(_world.spec(np.dtype(net.dtype)))
+    net.set_mpi_grad_hook(_world.spec(np.dtype(net.dtype), op))
 
 
 def shard(*arrays, rank=None, size=None):
@@ -243,7 +260,14 @@ def allreduce(value, average=True, name=None):
     return a.item() if a.ndim == 0 else a
 
 
-def broadcast(value, root_rank=0, name=None):
+def allgather(value, name=None):
+    """The ranks' arrays (or numbers) concatenated along the first axis, in rank order, on every rank."""
+    w = _require("allgather")
+    parts = w.comm.allgather(np.atleast_1d(np.asarray(value)))
+    return np.concatenate(parts, axis=0)
+
+
+def broadcast(value, root_rank, name=None):
     """Rank root_rank's `value` (any picklable object; NumPy arrays are sent as buffers) on every rank."""
     w = _require("broadcast")
     if isinstance(value, np.ndarray):

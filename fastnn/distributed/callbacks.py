@@ -7,7 +7,7 @@ class BroadcastGlobalVariablesCallback(Callback):
     """At the start of training, sets every rank's weights, optimizer state and learning rate to root_rank's, so
     that all ranks start from the same point (weights initialised with different seeds, or loaded on one rank)."""
 
-    def __init__(self, root_rank=0, device=""):
+    def __init__(self, root_rank, device=""):
         super().__init__()
         if isinstance(root_rank, bool) or not isinstance(root_rank, int) or root_rank < 0:
             raise ValueError(f"root_rank: expected an integer >= 0, got {root_rank!r}")

@@ -202,6 +202,8 @@ def test_helpers():
     a = fd.broadcast(np.full((2, 3), RANK, dtype=np.float32), root_rank=R - 1)
     assert a.dtype == np.float32 and (a == R - 1).all()
     assert fd.broadcast({"rank": RANK}, root_rank=0) == {"rank": 0}
+    np.testing.assert_array_equal(fd.allgather(np.array([RANK, RANK])), np.repeat(np.arange(R), 2))
+    assert fd.cross_size() * fd.local_size() == R and 0 <= fd.cross_rank() < fd.cross_size()
     x = np.arange(11)
     parts = COMM.allgather(fd.shard(x))
     assert [len(p) for p in parts] == [11 // R] * R
@@ -225,3 +227,18 @@ def test_the_engine_allreduce_averages_a_buffer():
     buf32 = np.full(7, float(RANK), dtype=np.float32)
     fastnn._core.mpi_average(fd.mpi_spec("float32"), buf32)
     assert_close(buf32, np.full(7, (R - 1) / 2), "float32", "forward")
+
+
+def test_op_sum_adds_the_ranks_gradients():
+    # Summed gradients with SGD(lr) are averaged gradients with SGD(R * lr).
+    x, y = data(n=40)
+    xs, ys = fd.shard(x, y)
+    a, b = make_model("float64"), make_model("float64")
+    a.compile(optimizer=fd.DistributedOptimizer(fastnn.optimizers.SGD(0.01), op=fd.Sum), loss="mse")
+    b.compile(optimizer=fd.DistributedOptimizer(fastnn.optimizers.SGD(0.01 * R)), loss="mse")
+    a.fit(xs, ys, batch_size=5, epochs=2, shuffle=False, verbose=0)
+    b.fit(xs, ys, batch_size=5, epochs=2, shuffle=False, verbose=0)
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        assert_close(wa, wb, "float64", "trajectory")
+    with pytest.raises(ValueError, match="op: expected"):
+        fd.DistributedOptimizer("sgd", op="max")
