@@ -216,7 +216,7 @@ class Trainer:
             # Nothing to run between epochs: every epoch in one engine call, History filled afterwards.
             status, epoch_logs, exc = net.train_epochs(x, y, sw, batch_size, bool(shuffle), epochs - initial_epoch,
                                                        stop_on_nan)
-            if dist is not None:
+            if dist is not None and exc is None:  # an interrupted rank does not wait for the others
                 epoch_logs = dist._average_rows(epoch_logs)
             history.record_epochs(initial_epoch, names, epoch_logs)
             if epoch_logs:

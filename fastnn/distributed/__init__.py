@@ -32,6 +32,7 @@ and Open MPI's pointer handles both work.
 import ctypes
 import os
 import sys
+import zlib
 
 import numpy as np
 
@@ -293,14 +294,35 @@ def broadcast_weights(model, root_rank=0):
         net.learning_rate = head[2]
 
 
+def _reduce(values, op="average"):
+    """values (float64) averaged or maxed over the ranks through the engine's allreduce, which gives up after the
+    init() timeout: the collectives fit makes between steps cannot hang on a lost peer either."""
+    from .. import _core
+    w = _world
+    buf = np.ascontiguousarray(np.array(values, dtype=np.float64).ravel())
+    spec = w.spec(np.float64)
+    if op == "max":
+        spec["op"], spec["size"] = _signed(w.MPI.MAX.handle, w.handle_size), 1
+    _core.mpi_average(spec, buf)
+    return buf
+
+
+def _same_everywhere(values):
+    """True on every rank when every rank passed the same integers (max of v equals -max of -v)."""
+    v = np.array(values, dtype=np.float64)
+    m = _reduce(np.concatenate([v, -v]), "max")
+    return bool(np.array_equal(m[:len(v)], -m[len(v):]))
+
+
 def _average_rows(rows):
     """Epoch logs (a list of rows of numbers) averaged over the ranks (one collective)."""
     w = _world
     if w is None or w.size == 1:
         return rows
-    a = np.ascontiguousarray(np.array(rows, dtype=np.float64).reshape(len(rows), -1))
-    w.comm.Allreduce(w.MPI.IN_PLACE, a, op=w.MPI.SUM)
-    return (a / w.size).tolist()
+    a = np.array(rows, dtype=np.float64).reshape(len(rows), -1)
+    if not _same_everywhere(a.shape):
+        raise RuntimeError("distributed training: the ranks ran different numbers of epochs")
+    return _reduce(a).reshape(a.shape).tolist()
 
 
 def _average_logs(logs):
@@ -309,25 +331,24 @@ def _average_logs(logs):
     if w is None or w.size == 1:
         return logs
     keys = sorted(k for k, v in logs.items() if isinstance(v, (int, float, np.number)) and not isinstance(v, bool))
-    all_keys = w.comm.allgather(keys)
-    if any(k != keys for k in all_keys):
-        raise RuntimeError(f"distributed training: the ranks' epoch logs differ in their keys ({all_keys}); every "
+    if not _same_everywhere([len(keys), zlib.crc32("\0".join(keys).encode())]):
+        raise RuntimeError(f"distributed training: the ranks' epoch logs differ in their keys (here {keys}); every "
                            "rank must run the same callbacks and validation")
-    values = _average_rows([[float(logs[k]) for k in keys]])[0] if keys else []
     out = dict(logs)
-    out.update(zip(keys, values))
+    if keys:
+        out.update(zip(keys, _reduce([float(logs[k]) for k in keys]).tolist()))
     return out
 
 
 def _check_fit(n, batch_size):
-    """Every rank must run the same number of steps per epoch, or the allreduce would wait forever."""
+    """Every rank must run the same number of steps per epoch, or the allreduce would wait for ever."""
     w = _world
     if w is None or w.size == 1:
         return
-    counts = w.comm.allgather((int(n), int(batch_size)))
-    if len(set(counts)) != 1:
+    if not _same_everywhere([n, batch_size]):
         raise ValueError("distributed fit: every rank must train on the same number of samples with the same "
-                         f"batch_size, got (samples, batch_size) by rank {counts}; use fastnn.distributed.shard(x, y)")
+                         f"batch_size (this rank: {n} samples, batch_size {batch_size}); use "
+                         "fastnn.distributed.shard(x, y)")
 
 
 def _install_excepthook():
