@@ -212,12 +212,13 @@ class Trainer:
         # A callback that restored a backup (BackupAndRestore) sets the epoch to resume from, as in Keras 3.
         initial_epoch = self.__dict__.pop("_initial_epoch", None) or initial_epoch
         logs = {}
-        if val is None and not hooks and all(type(cb) is callbacks_module.History for cb in cbs.callbacks):
+        # (Distributed: always epoch by epoch, so that every rank, with or without a progress bar, averages the
+        # logs at the same points.)
+        if (val is None and not hooks and dist is None
+                and all(type(cb) is callbacks_module.History for cb in cbs.callbacks)):
             # Nothing to run between epochs: every epoch in one engine call, History filled afterwards.
             status, epoch_logs, exc = net.train_epochs(x, y, sw, batch_size, bool(shuffle), epochs - initial_epoch,
                                                        stop_on_nan)
-            if dist is not None and exc is None:  # an interrupted rank does not wait for the others
-                epoch_logs = dist._average_rows(epoch_logs)
             history.record_epochs(initial_epoch, names, epoch_logs)
             if epoch_logs:
                 logs = dict(zip(names, epoch_logs[-1]))

@@ -185,13 +185,14 @@ FAULT = textwrap.dedent("""
 def test_a_rank_that_fails_stops_every_rank_in_bounded_time(tmp_path, mode):
     script = tmp_path / "fault.py"
     script.write_text(FAULT)
-    proc, seconds = launch(2, [script, mode, 5.0], timeout=120)
-    assert proc.returncode != 0
-    assert seconds < 60
+    proc, seconds = launch(2, [script, mode, 10.0], timeout=180)
+    report = f"exit {proc.returncode} after {seconds:.1f} s; stderr:\n{proc.stderr[-3000:]}"
+    assert proc.returncode != 0, report
+    assert seconds < 120, report
     if mode == "raise":
-        assert "rank 1 fails" in proc.stderr and "aborting the MPI job" in proc.stderr
+        assert "rank 1 fails" in proc.stderr and "aborting the MPI job" in proc.stderr, report
     if mode == "hang":  # rank 0 gives up on the allreduce, its exception aborts the job
-        assert "waited more than 5" in proc.stderr
+        assert "waited more than 10" in proc.stderr, report
 
 
 def test_ctrl_c_on_the_launcher_stops_every_rank(tmp_path):

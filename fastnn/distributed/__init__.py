@@ -314,17 +314,6 @@ def _same_everywhere(values):
     return bool(np.array_equal(m[:len(v)], -m[len(v):]))
 
 
-def _average_rows(rows):
-    """Epoch logs (a list of rows of numbers) averaged over the ranks (one collective)."""
-    w = _world
-    if w is None or w.size == 1:
-        return rows
-    a = np.array(rows, dtype=np.float64).reshape(len(rows), -1)
-    if not _same_everywhere(a.shape):
-        raise RuntimeError("distributed training: the ranks ran different numbers of epochs")
-    return _reduce(a).reshape(a.shape).tolist()
-
-
 def _average_logs(logs):
     """A logs dict with its numbers averaged over the ranks (every rank must hold the same keys)."""
     w = _world

@@ -242,3 +242,20 @@ def test_op_sum_adds_the_ranks_gradients():
         assert_close(wa, wb, "float64", "trajectory")
     with pytest.raises(ValueError, match="op: expected"):
         fd.DistributedOptimizer("sgd", op="max")
+
+
+def test_rank_0_alone_draws_the_progress_bar_and_the_ranks_stay_in_step(capsys):
+    # Rank 0 runs chunks of batches between progress updates, the others whole epochs: the same steps.
+    x, y = data(n=64)
+    xs, ys = fd.shard(x, y)
+    ref = make_model("float64")
+    ref.compile(optimizer=fastnn.optimizers.Adam(0.01), loss="categorical_crossentropy")
+    ref.fit(x, y, batch_size=4 * R, epochs=2, shuffle=False, verbose=0)
+    model = make_model("float64")
+    model.compile(optimizer=fd.DistributedOptimizer(fastnn.optimizers.Adam(0.01)), loss="categorical_crossentropy")
+    model.fit(xs, ys, batch_size=4, epochs=2, shuffle=False, verbose=1)
+    out = capsys.readouterr().out
+    assert ("Epoch 2/2" in out) == (RANK == 0) and (out == "") == (RANK != 0)
+    assert same_on_every_rank(model.get_weights())
+    for w, w_ref in zip(model.get_weights(), ref.get_weights()):
+        assert_close(w, w_ref, "float64", "trajectory")
