@@ -391,17 +391,24 @@ void bind_network(py::module_& m, const char* cls) {
              py::arg("x"), py::arg("y"), py::arg("sample_weight"), py::arg("batch_size"), py::arg("b0"),
              py::arg("b1"), py::arg("stop_on_nonfinite") = false, py::arg("check_interrupts") = true)
         .def("set_mpi_grad_hook",
-             [](PN& s, py::dict spec) { s.net->set_grad_hook(mpi_average_hook<T>(parse_mpi(spec))); },
+             [](PN& s, py::dict spec) { s.net->set_gradient_hook(mpi_average_hook<T>(parse_mpi(spec))); },
              py::arg("spec"))
-        .def("clear_grad_hook", [](PN& s) { s.net->set_grad_hook(nullptr); })
-        // For tests: a Python callable hook(grads) on a NumPy view of the gradient buffer (the GIL is taken).
-        .def("_set_python_grad_hook",
-             [](PN& s, py::function f) {
-                 s.net->set_grad_hook([f](T* g, std::size_t n) {
+        .def("_set_gradient_hook",
+             [](PN& s, py::object fn) {
+                 // For tests and Python-level reducers: fn(grads) gets a writable view of the flat gradient buffer,
+                 // called with the GIL held after each backward pass. None removes the hook.
+                 if (fn.is_none()) {
+                     s.net->set_gradient_hook(nullptr);
+                     return;
+                 }
+                 auto keep = std::make_shared<py::object>(fn);
+                 s.net->set_gradient_hook([keep](T* g, std::size_t n) {
                      py::gil_scoped_acquire gil;
-                     f(py::array_t<T>({py::ssize_t(n)}, {py::ssize_t(sizeof(T))}, g, py::none()));
+                     py::array_t<T> view({py::ssize_t(n)}, {py::ssize_t(sizeof(T))}, g, py::none());
+                     (*keep)(view);
                  });
-             })
+             },
+             py::arg("hook"))
         .def("_set_layout", [](PN& s, int layout) { s.net->set_layout(layout); })
         .def_property_readonly("feature_major", [](const PN& s) { return s.net->feature_major(); })
         .def("get_rng_state", [](const PN& s) { return s.net->rng_state(); })

@@ -71,7 +71,7 @@ class Optimizer:
             from . import distributed
             distributed._install_hook(net, self._distributed)
         else:
-            net.clear_grad_hook()
+            net._set_gradient_hook(None)
         self._net = net
         net.learning_rate = self._lr
 

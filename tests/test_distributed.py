@@ -38,7 +38,7 @@ def test_the_hook_sees_every_step_s_gradient_between_backward_and_update():
     model = small_model()
     model.compile(optimizer=fastnn.optimizers.SGD(0.1), loss="mse")
     seen = []
-    model._net._set_python_grad_hook(lambda g: seen.append(g.copy()))
+    model._net._set_gradient_hook(lambda g: seen.append(g.copy()))
     w0 = model.get_weights()
     _, grads = model._net.forward_backward(X[:8], Y[:8])
     model.fit(X, Y, batch_size=8, epochs=1, shuffle=False, verbose=0)
@@ -57,7 +57,7 @@ def test_what_the_hook_writes_is_what_the_optimizer_applies(per_batch):
     def halve(g):
         g *= 0.5
 
-    a._net._set_python_grad_hook(halve)
+    a._net._set_gradient_hook(halve)
     cbs = [fastnn.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: None)] if per_batch else None
     a.fit(X, Y, batch_size=5, epochs=3, verbose=0, callbacks=cbs)
     b.fit(X, Y, batch_size=5, epochs=3, verbose=0, callbacks=cbs)
@@ -80,7 +80,7 @@ def test_a_non_finite_gradient_from_the_hook_stops_training_under_terminate_on_n
         if len(calls) == 2:
             g[:] = np.nan
 
-    model._net._set_python_grad_hook(hook)
+    model._net._set_gradient_hook(hook)
     ref = small_model()
     ref.compile(optimizer=fastnn.optimizers.SGD(0.1), loss="mse")
     ref.fit(X[:8], Y[:8], batch_size=8, epochs=1, shuffle=False, verbose=0)
@@ -99,7 +99,7 @@ def test_an_exception_in_the_hook_stops_the_step_and_propagates():
     def hook(g):
         raise RuntimeError("peer gone")
 
-    model._net._set_python_grad_hook(hook)
+    model._net._set_gradient_hook(hook)
     with pytest.raises(RuntimeError, match="peer gone"):
         model.fit(X, Y, epochs=1, verbose=0)
     for w, r in zip(model.get_weights(), w0):

@@ -664,7 +664,7 @@ void Network<T>::set_layout(int layout) {
 }
 
 template <class T>
-void Network<T>::set_grad_hook(GradHook hook) {
+void Network<T>::set_gradient_hook(GradHook hook) {
     require_idle("set the gradient hook");
     std::unique_lock lock(mtx_);
     grad_hook_ = std::move(hook);

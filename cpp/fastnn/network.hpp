@@ -112,7 +112,7 @@ public:
     // NaN, and a step stops as non-finite when the hook returns a non-finite first gradient: a collective hook makes
     // every participant stop together.
     using GradHook = std::function<void(T* grads, std::size_t n)>;
-    void set_grad_hook(GradHook hook);
+    void set_gradient_hook(GradHook hook);
     // Training layout: 0 row-major, 1 feature-major, -1 automatic (feature-major when every layer is small).
     // For tests that check the two paths against each other.
     void set_layout(int layout);
