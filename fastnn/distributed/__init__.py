@@ -70,7 +70,8 @@ class _World:
         MPI = self.MPI
         datatype = {np.dtype(np.float32): MPI.FLOAT, np.dtype(np.float64): MPI.DOUBLE}[np.dtype(dtype)]
         return {"iallreduce": self.addresses["MPI_Iallreduce"], "test": self.addresses["MPI_Test"],
-                "comm": _signed(self.comm.handle, self.handle_size), "datatype": _signed(datatype.handle, self.handle_size),
+                "comm": _signed(self.comm.handle, self.handle_size),
+                "datatype": _signed(datatype.handle, self.handle_size),
                 "op": _signed(MPI.SUM.handle, self.handle_size), "in_place": self.in_place,
                 "handle_size": self.handle_size, "size": self.size if op == "average" else 1,
                 "timeout": float(self.timeout or 0)}
