@@ -279,3 +279,23 @@ def test_example_6_runs_under_mpiexec(tmp_path):
     assert results["accuracy"] > 0.9
     assert (tmp_path / "06_loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert proc.stdout.count("=== 1. 2 ranks") == 1, "rank 0 alone prints"
+
+
+def test_a_frozen_first_tensor_does_not_fake_a_peer_s_non_finite_loss():
+    # The NaN flag is read on the first trainable gradient: a frozen tensor's gradient (not rewritten by backward
+    # passes) keeps the NaN of a stopped step, and must not stop the next fit.
+    model = small_model()
+    model.compile(optimizer=fastnn.optimizers.SGD(0.1), loss="mse")
+    model._net.set_trainable(0, False)
+    calls = []
+
+    def hook(g):
+        calls.append(1)
+        if len(calls) == 2:
+            g[:] = np.nan
+
+    model._net._set_gradient_hook(hook)
+    stop = fastnn.callbacks.TerminateOnNaN()
+    assert len(model.fit(X, Y, batch_size=8, epochs=3, verbose=0, callbacks=[stop]).history["loss"]) == 1
+    assert len(model.fit(X, Y, batch_size=8, epochs=3, verbose=0, callbacks=[stop]).history["loss"]) == 3
+    assert len(calls) == 2 + 9
