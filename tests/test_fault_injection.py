@@ -17,7 +17,7 @@ import pytest
 import fastnn
 from fastnn import Sequential, _core
 from fastnn.callbacks import LambdaCallback
-from fastnn.layers import Dense, Dropout
+from fastnn.layers import BatchNormalization, Dense, Dropout, LayerNormalization
 
 HAVE_FAULTS = hasattr(_core, "_fault_arm")
 if not HAVE_FAULTS and os.environ.get("FASTNN_REQUIRE_FAULT_INJECT") == "1":
@@ -58,8 +58,10 @@ def _data(n=48, seed=0):
 
 def _model(compiled=True, width=8):
     fastnn.utils.set_random_seed(7)
-    m = Sequential([Dense(width, input_shape=(4,), activation="relu"), Dropout(0.25),
-                    Dense(3, activation="softmax")])
+    # the normalization ops run row-major only: they are in the wide (row-major) variant
+    norm = [BatchNormalization(), LayerNormalization()] if width > 8 else []
+    m = Sequential([Dense(width, input_shape=(4,), activation="relu")] + norm[:1] + [Dropout(0.25)] + norm[1:] +
+                   [Dense(3, activation="softmax")])
     if compiled:
         m.compile("adam", "categorical_crossentropy", metrics=["accuracy"])
     return m
@@ -197,8 +199,11 @@ def test_the_step_loop_allocates_nothing(width, loss, act, cols, weighted):
     y = (labels if cols == 1 else np.eye(3)[labels[:, 0]] if loss == "categorical_crossentropy"
          else rng.integers(0, 2, (512, cols))).astype(np.float32)
     w = rng.random(512).astype(np.float32) if weighted else None
-    m = Sequential([Dense(width, input_shape=(4,), activation="relu", kernel_regularizer="l2"), Dropout(0.1),
-                    Dense(3, activation=act)])
+    # (the normalization ops run row-major only: they are in the row-major variant)
+    norm = [BatchNormalization(), LayerNormalization()] if width > 8 else []
+    layers = [Dense(width, input_shape=(4,), activation="relu", kernel_regularizer="l2")] + norm[:1] + \
+        [Dropout(0.1)] + norm[1:] + [Dense(3, activation=act)]
+    m = Sequential(layers)
     m.compile("adam", loss, metrics=["mae"] if act is None else ["accuracy"])
     net = m._net
     assert net.feature_major == (width == 8)

@@ -96,12 +96,15 @@ void fm_dense_backward(T* dXt, T* dW, T* db, const T* dZt, const T* Xt, const T*
     }
 }
 
-// Scratch for the feature-major path, sized for `cap` samples and rows of width up to `width`.
+// Scratch for the feature-major path (and the training calls of any op), sized for `cap` samples and rows of width
+// up to `width`: made with the training workspace, so the step loop allocates nothing.
 template <class T>
 struct FmScratch {
     std::vector<T> rows_a, rows_b;  // (cap, width) row-major copies for softmax and fallbacks
     std::vector<T> s0, s1, s2;      // per-sample accumulators
+    std::vector<double> acc;        // (2, width) per-feature double sums of the normalization ops' training calls
     void ensure(idx cap, idx width) {
+        acc.resize(2 * std::size_t(width));
         rows_a.resize(std::size_t(cap * width));
         rows_b.resize(std::size_t(cap * width));
         s0.resize(std::size_t(cap));
