@@ -142,6 +142,7 @@ MetricSpec parse_metric(const py::handle& h) {
     if (s.kind == Metric::LossMean) {
         const py::dict lc = d.contains("loss_config") ? py::dict(d["loss_config"]) : py::dict();
         s.loss = parse_loss(d["loss"].cast<std::string>(), cfg_bool(d, "from_logits", false), lc);
+        s.negate = cfg_bool(d, "negate", false);
     }
     s.weighted = cfg_bool(d, "weighted", false);
     s.has_threshold = !(d.contains("threshold") && d["threshold"].is_none());

@@ -158,6 +158,7 @@ void metric_result(const MetricSpec& s, const double* st, idx cols, double* out)
         }
         default:  // means
             out[0] = div_no_nan(st[0], st[1]);
+            if (s.kind == Metric::LossMean && s.negate) out[0] = -out[0];
             return;
     }
 }

@@ -28,6 +28,7 @@ constexpr double kNegInf = -1e10;  // Keras's NEG_INF: predictions outside the t
 struct MetricSpec {
     Metric kind = Metric::LossMean;
     LossSpec loss;             // LossMean: the loss whose mean is tracked
+    bool negate = false;       // LossMean: report -mean (Keras's CosineSimilarity metric is the loss's negative)
     bool weighted = false;     // sample weights apply (weighted_metrics=)
     double threshold = 0.5;    // BinaryAccuracy, confusion counts, Precision, Recall, FBeta (when has_threshold)
     bool has_threshold = true; // FBeta: false = Keras's threshold=None (the row's maximum counts as positive)
