@@ -713,15 +713,16 @@ def loss_and_grads(layers, params, x, y, loss, from_logits=False, sample_weight=
     return data_loss + regularization_loss(layers, params), grads
 
 
-def evaluate(layers, params, x, y, loss, from_logits=False, sample_weight=None, metrics=()):
-    """[loss, metric values...] on the whole data (batch size does not change these)."""
+def evaluate(layers, params, x, y, loss, from_logits=False, sample_weight=None, metrics=(), weighted_metrics=True):
+    """[loss, metric values...] on the whole data (batch size does not change these); the metrics get the sample
+    weights when weighted_metrics (Keras's weighted_metrics=), else not (metrics=)."""
     out, cache = _forward(layers, params, x)
     if _fused(layers, loss, from_logits):
         data_loss = loss_forward(loss, y, cache[-1][1], sample_weight, from_logits=True)
     else:
         data_loss = loss_forward(loss, y, out, sample_weight, from_logits)
     result = [data_loss + regularization_loss(layers, params)]
-    result += [metric(m, y, out, sample_weight) for m in metrics]
+    result += [metric(m, y, out, sample_weight if weighted_metrics else None) for m in metrics]
     return result
 
 

@@ -129,7 +129,8 @@ void Network<T>::compile(const LossSpec& loss, const OptConfig& opt, const std::
     loss_validate(loss);
     for (const MetricSpec& m : metrics) {
         if (metric_takes_sparse_labels(m) != (loss.kind == Loss::SparseCCE) && n_out() != 1)
-            fail(std::string("metric '") + metric_name(m.kind) + "'",
+            fail(std::string("metric '") + (m.kind == Metric::LossMean ? loss_name(m.loss.kind) : metric_name(m.kind)) +
+                     "'",
                  metric_takes_sparse_labels(m)
                      ? "integer class labels, which only loss 'sparse_categorical_crossentropy' takes"
                      : "targets with one column per output, which 'sparse_categorical_crossentropy' does not take",
