@@ -880,7 +880,8 @@ def metric_result(spec, y_true, y_pred, sample_weight=None):
     mean = lambda v: np.array([float((w * v).sum() / w.sum()) if w.sum() else 0.0])
     if kind == "loss_mean":
         cfg = dict(spec.get("loss_config") or {})
-        return mean(per_sample_loss(spec["loss"], y, p, spec.get("from_logits", False), **cfg))
+        value = mean(per_sample_loss(spec["loss"], y, p, spec.get("from_logits", False), **cfg))
+        return -value if spec.get("negate") else value  # keras.metrics.CosineSimilarity is +cos
     if kind == "binary_accuracy":
         return mean(((p > spec.get("threshold", 0.5)).astype(np.float64) == y).mean(axis=-1))
     if kind == "categorical_accuracy":
