@@ -339,6 +339,23 @@ void bind_network(py::module_& m, const char* cls) {
              },
              py::arg("loss") = "mse", py::arg("from_logits") = false, py::arg("optimizer") = "rmsprop",
              py::arg("opt_config") = py::dict(), py::arg("metrics") = py::list(), py::arg("loss_config") = py::dict())
+        .def("epoch_metric_state",
+             [](const PN& s) {
+                 // The running metric states of the current epoch (flat, mergeable by addition across processes).
+                 const auto& st = s.net->epoch_metric_state();
+                 py::array_t<double> out(py::ssize_t(st.size()));
+                 std::copy(st.begin(), st.end(), out.mutable_data());
+                 return out;
+             })
+        .def("metric_results",
+             [](const PN& s, py::array_t<double, py::array::c_style | py::array::forcecast> state) {
+                 // The metric values of a (merged) state laid out as epoch_metric_state().
+                 const MetricSet& ms = s.net->metrics();
+                 if (state.ndim() != 1 || state.shape(0) != ms.state_size())
+                     fail("metric state", std::to_string(ms.state_size()) + " values", shape_str(state));
+                 return ms.results(state.data());
+             },
+             py::arg("state"))
         .def("op_info",
              [](const PN& s, int i) {
                  const auto& ops = s.net->ops();

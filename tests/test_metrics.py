@@ -337,3 +337,22 @@ def test_metrics_and_weighted_metrics_survive_save_and_load(tmp_path):
     assert loaded.loss.label_smoothing == 0.05
     after = loaded.evaluate(x, y, verbose=0, return_dict=True, sample_weight=np.linspace(0.5, 2, 50))
     assert after == pytest.approx(before, rel=1e-6)
+
+
+def test_epoch_metric_states_merge_by_addition_as_across_processes():
+    # Two halves of the data accumulated on two engines: the merged state gives the whole data's metrics.
+    x, y = binary_data(60)
+    nets = []
+    for part in (slice(0, 30), slice(30, 60)):
+        model = model_for(4, 1, "sigmoid")
+        model.compile(optimizer=fastnn.optimizers.SGD(learning_rate=0.0), loss="binary_crossentropy",
+                      metrics=[metrics.AUC(), metrics.Precision(), metrics.F1Score(average="micro", threshold=0.5)])
+        model.fit(x[part], y[part], batch_size=7, epochs=1, shuffle=False, verbose=0)
+        nets.append(model)
+    merged = nets[0]._net.epoch_metric_state() + nets[1]._net.epoch_metric_state()
+    got = nets[0]._net.metric_results(merged)
+    p = nets[0].predict(x, verbose=0)  # same seed: both engines hold the same weights
+    expected = [ref.metric_result(m.engine_spec(), y, p)[0] for m in nets[0]._metric_objects]
+    assert_close(got, expected, "float64", "forward")
+    with pytest.raises(ValueError, match="metric state"):
+        nets[0]._net.metric_results(merged[:3])

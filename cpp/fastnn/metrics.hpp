@@ -257,6 +257,10 @@ struct MetricSet {
     void update(double* state, const T* y, const T* p, const T* w, idx rows) const {
         for (std::size_t k = 0; k < specs.size(); ++k) metric_update(specs[k], state + offset[k], y, p, w, rows, cols);
     }
+    // Combines two states of this set (e.g. from two processes): every state is a sum, so merging adds.
+    void merge(double* dst, const double* src) const {
+        for (idx i = 0; i < state_size(); ++i) dst[i] += src[i];
+    }
     // The results of every metric, one after the other (metric_result_size values each).
     std::vector<double> results(const double* state) const {
         std::vector<double> out;
