@@ -33,7 +33,6 @@ enum class Metric {
     TruePositives, FalsePositives, TrueNegatives, FalseNegatives, Precision, Recall, AUC, R2, FBeta
 };
 
-enum class OpKind { Dense, Activation, Dropout };
 
 Act act_from_name(const std::string& name);
 const char* act_name(Act a);

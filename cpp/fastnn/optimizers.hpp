@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -84,12 +85,19 @@ public:
     // Slots, laid out as the parameters: SGD momentum; RMSprop velocity, momentum, average gradient; Adagrad
     // accumulator; Adadelta accumulated gradient and update; Adam(W) m, v, v_hat; Adamax m, u; Nadam m, v.
     std::vector<T> s1, s2, s3;
+    // The learning rate at a step: unset means cfg.learning_rate at every step (a schedule sets it).
+    std::function<double(std::int64_t iterations)> schedule;
 
     void reset(std::size_t n_params);
-    // The learning rate of the next step: the schedule's value at `iterations`, or the constant.
-    double current_learning_rate() const;
-    // One update of w (n values) from g (clipped in place).
-    void step(T* w, T* g, std::size_t n, const std::vector<Span>& tensors);
+    // The learning rate of the step that starts after `it` completed steps (Keras: the schedule at iterations).
+    // cfg.schedule (Keras's schedules) comes first, then the hook, then the constant.
+    double lr_at(std::int64_t it) const {
+        if (cfg.schedule.kind != SchedKind::None) return cfg.schedule.lr_at(double(it));
+        return schedule ? schedule(it) : cfg.learning_rate;
+    }
+    // One update of the parameters w from the gradients g (clipped in place), over the trainable tensors only:
+    // `tensors` for per-tensor clipping, `ranges` the same values merged into contiguous ranges for the loops.
+    void step(T* w, T* g, const std::vector<Span>& tensors, const std::vector<Span>& ranges);
 };
 
 }  // namespace fastnn
