@@ -6,8 +6,10 @@ import os
 import numpy as np
 import pytest
 
+from _extras import require  # noqa: E402
+
 os.environ.setdefault("KERAS_BACKEND", "torch")
-keras = pytest.importorskip("keras")
+keras = require("keras")
 
 from fastnn import losses, metrics  # noqa: E402
 from fastnn.optimizers import schedules  # noqa: E402
