@@ -225,5 +225,6 @@ def test_the_step_loop_allocates_nothing(width, loss, act, cols, weighted):
 
     epochs(1)
     one, four = epochs(1), epochs(4)
-    # Per epoch only its log row ([loss, metrics...] appended to the result): never per batch (32 per epoch here).
-    assert four - one <= 3 * 3, (one, four)
+    # Per epoch only its log row (the [loss, metrics...] list appended to the result, a handful of allocations):
+    # never per batch (32 batches per epoch here).
+    assert four - one <= 3 * 6, (one, four)
