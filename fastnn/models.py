@@ -867,9 +867,10 @@ def _restore_compile(model, comp, opt_state, tensors, where):
         model.compile(optimizer=opt, loss=loss, metrics=metrics, weighted_metrics=weighted)
     except (ValueError, TypeError) as e:
         raise ModelFileError(f"{where}: invalid compile settings: {e}") from None
+    if opt_state is None:  # (an unbuilt model has no engine yet: nothing to restore)
+        return
     state = _check_optimizer_state(opt_state, tensors, model._net.n_params, model.dtype, where)
-    if state is not None:
-        model._net.set_optimizer_state(state)
+    model._net.set_optimizer_state(state)
 
 
 def clone_model(model):
