@@ -738,3 +738,22 @@ def example_preactivations(activation, rng, shape, margin=0.05):
     if activation == "hard_sigmoid":
         z = np.where(np.abs(np.abs(z) - 3.0) < margin, z * 0.9, z)
     return z
+
+
+# ---------------------------------------------------------------------------------------------
+# bfloat16 (the mixed_bfloat16 policy's product operands)
+# ---------------------------------------------------------------------------------------------
+
+def to_bfloat16(x):
+    """x rounded to the nearest bfloat16 (ties to even), as float64: float32's sign, exponent and top 7
+    mantissa bits. NaN stays NaN; values beyond bfloat16's range become infinity."""
+    f = np.asarray(x, dtype=np.float32)
+    u = f.view(np.uint32).astype(np.uint64)
+    rounded = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16) << 16
+    out = rounded.astype(np.uint32).view(np.float32).astype(np.float64)
+    return np.where(np.isnan(f), np.nan, out)
+
+
+def matmul_bf16(a, b):
+    """a @ b with both operands rounded to bfloat16 and the products summed exactly (float64)."""
+    return to_bfloat16(a) @ to_bfloat16(b)
