@@ -6,6 +6,7 @@ import textwrap
 
 import numpy as np
 
+from . import dtype_policies
 from ._validation import check_int
 from .layers import InputLayer
 
@@ -45,7 +46,18 @@ def summary_text(model, line_length, positions):
     lines.append(f" Total params: {total:,} ({size})")
     lines.append(f" Trainable params: {total:,} ({size})")
     lines.append(f" Non-trainable params: 0 ({_human_bytes(0)})")
+    lines += _policy_lines(model)
     return "\n".join(lines)
+
+
+def _policy_lines(model):
+    """A line naming the dtype policies when any layer's is not its model's plain dtype (mixed_bfloat16)."""
+    names = sorted({layer.dtype_policy.name for layer in model.layers if not isinstance(layer, InputLayer)})
+    if not any(dtype_policies.DTypePolicy(n).is_mixed for n in names):
+        return []
+    how = f"bfloat16 products on {dtype_policies.bf16_isa()}" if dtype_policies.bf16_available() \
+        else "float32 products: no bfloat16 on this machine"
+    return [f" Dtype policy: {', '.join(names)} ({how})"]
 
 
 def _column_widths(line_length, positions):

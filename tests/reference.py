@@ -13,6 +13,8 @@ float64 and returns float64. Conventions (see DESIGN.md section 3):
 import math
 from dataclasses import dataclass
 
+import contextlib
+
 import numpy as np
 
 EPSILON = 1e-7  # Keras backend.epsilon(): probability clipping of the non-logit crossentropies
@@ -593,7 +595,7 @@ def _forward(layers, params, x):
         inp = a
         if isinstance(layer, Dense):
             W, b = wb
-            z = inp @ W + (b if b is not None else 0.0)
+            z = _matmul(inp, W) + (b if b is not None else 0.0)
         else:
             z = inp
         a = activation_forward(layer.activation, z)
@@ -637,12 +639,12 @@ def loss_and_grads(layers, params, x, y, loss, from_logits=False, sample_weight=
             dz = activation_backward(layer.activation, z, dout)
         if isinstance(layer, Dense):
             W, b = per_op[i]
-            dW = inp.T @ dz + layer.kernel_l1 * np.sign(W) + 2.0 * layer.kernel_l2 * W
+            dW = _matmul(inp.T, dz) + layer.kernel_l1 * np.sign(W) + 2.0 * layer.kernel_l2 * W
             db = None
             if b is not None:
                 db = dz.sum(axis=0) + layer.bias_l1 * np.sign(b) + 2.0 * layer.bias_l2 * b
             grads_per_op[i] = (dW, db)
-            dout = dz @ W.T
+            dout = _matmul(dz, W.T)
         else:
             dout = dz
     grads = []
@@ -757,3 +759,21 @@ def to_bfloat16(x):
 def matmul_bf16(a, b):
     """a @ b with both operands rounded to bfloat16 and the products summed exactly (float64)."""
     return to_bfloat16(a) @ to_bfloat16(b)
+
+
+_MATMUL = [np.matmul]  # the Dense products of _forward and loss_and_grads
+
+
+def _matmul(a, b):
+    return _MATMUL[0](a, b)
+
+
+@contextlib.contextmanager
+def bf16_products():
+    """Within it, the Dense network's products (forward, dW, dx) take bfloat16 operands, as the engine's do under
+    the mixed_bfloat16 policy: what remains between the two is float32 accumulation and ordering."""
+    _MATMUL[0] = matmul_bf16
+    try:
+        yield
+    finally:
+        _MATMUL[0] = np.matmul
