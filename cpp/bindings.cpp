@@ -638,7 +638,7 @@ PYBIND11_MODULE(_core, m) {
               float* cp = c.mutable_data();
               {
                   py::gil_scoped_release nogil;
-                  Bf16Scope scope(fastnn::bf16_isa() != Bf16Isa::None);
+                  Bf16Scope<float> scope(fastnn::bf16_isa() != Bf16Isa::None);
                   gemm<float>(trans_a, trans_b, M, N, K, 1.0f, a.data(), int(a.shape(1)), b.data(), int(b.shape(1)),
                               0.0f, cp, N);
               }

@@ -106,10 +106,26 @@ void from_bf16(float* out, const std::uint16_t* in, std::size_t n) {
 
 namespace {
 thread_local bool t_bf16 = false;
-}
+thread_local const float* t_params_begin = nullptr;
+thread_local const float* t_params_end = nullptr;
+thread_local std::uint64_t t_pass = 0;
+std::atomic<std::uint64_t> g_pass{0};
+}  // namespace
 bool compute_bf16() { return t_bf16; }
-Bf16Scope::Bf16Scope(bool on) : prev_(t_bf16) { t_bf16 = on; }
-Bf16Scope::~Bf16Scope() { t_bf16 = prev_; }
+std::uint64_t bf16_new_pass() { return ++g_pass; }
+Bf16Scope<float>::Bf16Scope(bool on, const float* params, std::size_t n_params, std::uint64_t pass)
+    : prev_on_(t_bf16), prev_begin_(t_params_begin), prev_end_(t_params_end), prev_pass_(t_pass) {
+    t_bf16 = on;
+    t_params_begin = params;
+    t_params_end = params ? params + n_params : nullptr;
+    t_pass = pass;
+}
+Bf16Scope<float>::~Bf16Scope() {
+    t_bf16 = prev_on_;
+    t_params_begin = prev_begin_;
+    t_params_end = prev_end_;
+    t_pass = prev_pass_;
+}
 
 const char* bf16_isa_name(Bf16Isa isa) {
     switch (isa) {
@@ -277,9 +293,19 @@ std::shared_ptr<const Matmul> get_matmul(int M, int N, int K, bool ta, bool tb, 
     return mm;
 }
 
+// A weight matrix converted in this pass (see Bf16Scope).
+struct Converted {
+    const float* src = nullptr;
+    int rows = 0, cols = 0, ld = 0;
+    std::vector<std::uint16_t> data;
+};
+
 struct ThreadState {
     dnnl_stream_t stream = nullptr;
     std::vector<std::uint16_t> a, b;
+    std::uint64_t pass = 0;
+    std::vector<Converted> weights;  // of `pass`; the vectors' storage is kept from pass to pass
+    std::size_t n_weights = 0;
     std::vector<unsigned char> scratch;
     ~ThreadState() {
         if (stream) dnnl()->dnnl_stream_destroy(stream);
@@ -295,6 +321,30 @@ void pack_bf16(std::vector<std::uint16_t>& out, const float* x, int rows, int co
         return;
     }
     for (int r = 0; r < rows; ++r) to_bf16(out.data() + std::size_t(r) * cols, x + std::size_t(r) * ld, cols);
+}
+
+// B as dense bfloat16 rows: a weight of the scope's parameter buffer is converted once per pass.
+const std::uint16_t* packed_b(ThreadState& ts, const float* B, int rows, int cols, int ld) {
+    if (!(t_pass && B >= t_params_begin && B < t_params_end)) {
+        pack_bf16(ts.b, B, rows, cols, ld);
+        return ts.b.data();
+    }
+    if (ts.pass != t_pass) {
+        ts.pass = t_pass;
+        ts.n_weights = 0;
+    }
+    for (std::size_t i = 0; i < ts.n_weights; ++i) {
+        const Converted& c = ts.weights[i];
+        if (c.src == B && c.rows == rows && c.cols == cols && c.ld == ld) return c.data.data();
+    }
+    if (ts.n_weights == ts.weights.size()) ts.weights.emplace_back();
+    Converted& c = ts.weights[ts.n_weights++];
+    c.src = B;
+    c.rows = rows;
+    c.cols = cols;
+    c.ld = ld;
+    pack_bf16(c.data, B, rows, cols, ld);
+    return c.data.data();
 }
 
 struct MemoryGuard {
@@ -322,11 +372,11 @@ void gemm_bf16(bool transA, bool transB, int M, int N, int K, const float* A, in
     ThreadState& ts = t_state;
     if (!ts.stream) check(d->dnnl_stream_create(&ts.stream, d->engine, dnnl_stream_default_flags), "stream");
     pack_bf16(ts.a, A, transA ? K : M, transA ? M : K, lda);
-    pack_bf16(ts.b, B, transB ? N : K, transB ? K : N, ldb);
+    const std::uint16_t* b16 = packed_b(ts, B, transB ? N : K, transB ? K : N, ldb);
     ts.scratch.resize(mm->scratch_bytes);
     MemoryGuard mem{d};
     check(d->dnnl_memory_create(&mem.m[0], mm->a, d->engine, ts.a.data()), "memory A");
-    check(d->dnnl_memory_create(&mem.m[1], mm->b, d->engine, ts.b.data()), "memory B");
+    check(d->dnnl_memory_create(&mem.m[1], mm->b, d->engine, const_cast<std::uint16_t*>(b16)), "memory B");
     check(d->dnnl_memory_create(&mem.m[2], mm->c, d->engine, C), "memory C");
     int nargs = 3;
     dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, mem.m[0]}, {DNNL_ARG_WEIGHTS, mem.m[1]}, {DNNL_ARG_DST, mem.m[2]}, {}};

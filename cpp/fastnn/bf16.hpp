@@ -49,16 +49,32 @@ void gemm_bf16(bool transA, bool transB, int M, int N, int K, const float* A, in
 
 // While a Bf16Scope with on=true lives in a thread, that thread's float32 products (gemm<float>) that are large
 // enough for it to pay run as gemm_bf16. Scopes nest; each restores what it found.
+//
+// Weights are converted once per pass: a scope may name the network's parameter buffer and the id of the current
+// forward pass (bf16_new_pass); a B operand inside that buffer is converted on its first product of the pass and
+// reused by the others (the forward's W and the backward's W^T share one bfloat16 copy). Parameters must not
+// change within a pass: the optimizer updates them between passes.
 bool compute_bf16();
-class Bf16Scope {
+std::uint64_t bf16_new_pass();
+template <class T>
+class Bf16Scope;
+template <>
+class Bf16Scope<float> {
 public:
-    explicit Bf16Scope(bool on);
+    Bf16Scope(bool on, const float* params = nullptr, std::size_t n_params = 0, std::uint64_t pass = 0);
     ~Bf16Scope();
     Bf16Scope(const Bf16Scope&) = delete;
     Bf16Scope& operator=(const Bf16Scope&) = delete;
 
 private:
-    bool prev_;
+    bool prev_on_;
+    const float *prev_begin_, *prev_end_;
+    std::uint64_t prev_pass_;
+};
+template <>
+class Bf16Scope<double> {  // float64 networks have no bfloat16 products
+public:
+    Bf16Scope(bool, const double* = nullptr, std::size_t = 0, std::uint64_t = 0) {}
 };
 
 }  // namespace fastnn

@@ -291,6 +291,7 @@ OpCall<T> Network<T>::call(Workspace<T>& ws, int i, idx m, bool training, bool f
 template <class T>
 void Network<T>::forward(Workspace<T>& ws, const T* x, idx m, bool training, int first, int last, bool fm) const {
     const T* in = x;
+    ws.pass = bf16_new_pass();
     for (int i = first; i <= last; ++i) {
         ws.in[i] = in;
         const OpRow<T>& r = row(i);
@@ -298,7 +299,7 @@ void Network<T>::forward(Workspace<T>& ws, const T* x, idx m, bool training, int
         // Pointers to the op's input, where its buffers are the input (set here: the input moves per call).
         if (b.z == Buf::Input) ws.Z[i] = const_cast<T*>(in);
         if (b.out == Buf::Input) ws.A[i] = const_cast<T*>(in);
-        Bf16Scope bf16(ops_[std::size_t(i)].bf16);
+        Bf16Scope<T> bf16(ops_[std::size_t(i)].bf16, params_.data(), params_.size(), ws.pass);
         r.forward(call(ws, i, m, training, fm));
         in = ws.A[i];
     }
@@ -327,7 +328,7 @@ void Network<T>::backward(Workspace<T>& ws, idx m, bool fm) {
     for (int i = last; i >= 0; --i) {
         OpCall<T> c = call(ws, i, m, true, fm);
         c.skip_act = i == last && fused_;
-        Bf16Scope bf16(ops_[std::size_t(i)].bf16);
+        Bf16Scope<T> bf16(ops_[std::size_t(i)].bf16, params_.data(), params_.size(), ws.pass);
         T* r = row(i).backward(c, i > 0 ? spare : nullptr, g);
         if (r == spare) std::swap(g, spare);
     }
