@@ -198,3 +198,31 @@ def test_fashion_mnist_walkthrough_matches_float32_accuracy():
     assert abs(accuracy["mixed_bfloat16"] - accuracy["float32"]) <= 0.005, accuracy
     if HAVE_BF16:
         assert accuracy["mixed_bfloat16"] != accuracy["float32"]  # really computed differently
+
+
+@pytest.mark.skipif(not HAVE_BF16, reason="no bfloat16 products on this machine (fallback tested above)")
+def test_a_normalized_model_trains_under_the_policy():
+    # As in Keras, normalization runs in float32 under mixed_bfloat16 (it has no products); the Dense layers around
+    # it use bfloat16 operands. Same weights: the two policies' predictions agree within bfloat16's tolerance.
+    rng = np.random.default_rng(5)
+    x = (rng.standard_normal((512, 256)) * 3 + 1).astype(np.float32)
+    y = rng.integers(0, 4, 512)
+    models = {}
+    for policy in ("float32", "mixed_bfloat16"):
+        fastnn.utils.set_random_seed(2)
+        m = fastnn.Sequential([layers.Input(shape=(256,)), layers.Dense(128, dtype=policy),
+                               layers.BatchNormalization(dtype=policy), layers.Activation("relu"),
+                               layers.Dense(4, activation="softmax", dtype=policy)])
+        m.compile("adam", "sparse_categorical_crossentropy")
+        models[policy] = m
+    models["mixed_bfloat16"].set_weights(models["float32"].get_weights())
+    p32 = models["float32"].predict(x, verbose=0)
+    pb = models["mixed_bfloat16"].predict(x, verbose=0)
+    assert_close(pb, p32, "bfloat16", "forward")
+    assert np.abs(pb - p32).max() > 1e-5
+    bn = models["mixed_bfloat16"].layers[1]
+    before = [w.copy() for w in bn.get_weights()]
+    history = models["mixed_bfloat16"].fit(x, y, epochs=3, batch_size=64, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    moving_mean = bn.get_weights()[2]
+    assert np.abs(moving_mean - before[2]).max() > 1e-3  # the moving statistics moved
