@@ -47,7 +47,17 @@ def _input_size_from(input_shape, input_dim, where):
 
 
 class WeightsView:
-    """Keras's weight properties, for layers and models: copies from get_weights(); every weight is trainable."""
+    """Keras's weight properties, for layers and models: copies of the weights (as get_weights() returns them).
+
+    `_trainable_flags()` gives, for each weight of get_weights(), whether the optimizer may change it: a layer's
+    weights follow its `trainable` flag, except the state a layer keeps apart from training (a subclass lists it
+    in `_state_weights`, the indices of such weights, e.g. BatchNormalization's moving statistics)."""
+
+    _state_weights = ()
+
+    def _trainable_flags(self):
+        n = len(self.get_weights())
+        return [self.trainable and k not in self._state_weights for k in range(n)]
 
     @property
     def weights(self):
@@ -55,11 +65,15 @@ class WeightsView:
 
     @property
     def trainable_weights(self):
-        return self.get_weights()
+        if not self.trainable:
+            return []
+        return [w for w, t in zip(self.get_weights(), self._trainable_flags()) if t]
 
     @property
     def non_trainable_weights(self):
-        return []
+        if not self.trainable:
+            return self.get_weights()
+        return [w for w, t in zip(self.get_weights(), self._trainable_flags()) if not t]
 
 
 class Layer(WeightsView):
@@ -143,6 +157,9 @@ class Layer(WeightsView):
 
     def count_params(self):
         return int(sum(int(np.prod(s)) for s in self._weight_shapes()))
+
+    def _trainable_flags(self):
+        return [self.trainable and k not in self._state_weights for k in range(len(self._weight_shapes()))]
 
     def get_config(self):
         cfg = {"name": self.name, "trainable": self.trainable}

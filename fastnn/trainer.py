@@ -3,7 +3,8 @@ per-batch calls, over the engine a model has built.
 
 `Trainer` is a mixin of `fastnn.models.Model`: it reads the model's structure only through `self._net` (the engine
 network), `self._first` / `self._last` (the span of engine ops the model covers), `self._op_layers`, `self._n_in` /
-`self._n_out`, `self._flatten_shape()`, `self._ensure_built` / `self._require_built` and `self._is_view()`. The main
+`self._n_out`, `self._flatten_shape()`, `self._ensure_built` / `self._require_built` (which also bring the engine
+up to date with shared layers, `self._sync()`) and `self._is_view()`. The main
 path of `fit` is one engine call per epoch (or per chunk of batches when a progress bar or a batch-level callback
 needs to hear from it); Python never loops over samples or batches.
 """
@@ -58,9 +59,10 @@ class Trainer:
 
     def _compile_engine(self):
         if self._is_view():
-            raise ValueError(f"model {self.name!r} shares its weights with the model that built its layers; it can "
-                             "predict but not train (its compile settings would replace that model's): compile and "
-                             "train the model that owns the layers, or build a new model")
+            # A view of another model's engine gets an engine of its own to train: its layers' weights move there
+            # (still shared: the other model takes them back when it next runs). _build compiles it.
+            self._build(self._n_in, private=True)
+            return
         frozen = [layer.name for layer in self._op_layers if not layer.trainable]
         if frozen or not self.trainable:
             raise ValueError(f"trainable=False (model {self.name!r}{', layers ' + str(frozen) if frozen else ''}): "
@@ -77,7 +79,24 @@ class Trainer:
         net.compile(loss_name, self.loss.from_logits, self.optimizer.engine_name, self.optimizer.engine_config(),
                     [engine for _, engine in resolved])
         self.optimizer._attach(net)
+        self._compiled_trainable = self._trainable_state()
         self._engine_compiled = True
+
+    def _trainable_state(self):
+        """Per engine op: its layer and whether this model trains it (the model's and the layer's flags)."""
+        return [(layer, bool(self.trainable and layer.trainable)) for layer in self._op_layers]
+
+    def _warn_if_trainable_changed(self):
+        """As Keras 3: the trainable flags of the last compile() hold until the next one; a change since warns once."""
+        compiled = getattr(self, "_compiled_trainable", None)
+        now = self._trainable_state()
+        if compiled is None or [f for _, f in compiled] == [f for _, f in now]:
+            return
+        changed = [layer.name for (layer, a), (_, b) in zip(compiled, now) if a != b]
+        warnings.warn("A layer's `trainable` state has changed since the model was compiled; the change takes effect "
+                      f"when the model is compiled again (model.compile(...)). Changed layers: {changed}",
+                      UserWarning, stacklevel=3)
+        self._compiled_trainable = now
 
     def _require_compiled(self, what):
         if not self.compiled:
@@ -147,6 +166,7 @@ class Trainer:
         if self.compiled and not self.built and x is not None:
             self._ensure_built(x)
         self._require_compiled("fit")
+        self._warn_if_trainable_changed()
         with self._training("fit"):
             return self._fit(x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data, shuffle,
                              class_weight, sample_weight, initial_epoch, steps_per_epoch, validation_steps,
@@ -291,6 +311,7 @@ class Trainer:
                 and x.ndim == 2 and x.shape[0] > 0 and x.flags.c_contiguous and x.dtype == self._engine.np_dtype \
                 and (batch_size is None or (type(batch_size) is int and batch_size > 0)):
             # Fast path for an array the engine takes as it is: the width and finiteness checks run in C++.
+            self._sync()
             try:
                 return self._net.predict(x, batch_size or 32, self._first, self._last, config.check_finite())
             except ValueError:
@@ -321,8 +342,9 @@ class Trainer:
         xa = self._x(x)
         outs, op = [], self._first - 1
         for layer in self._chain:
-            if isinstance(layer, ENGINE_LAYERS):
-                op += 1
+            n_ops = len(layer._op_layers) if isinstance(layer, Trainer) else int(isinstance(layer, ENGINE_LAYERS))
+            if n_ops:  # a nested model: the output of its last op
+                op += n_ops
                 outs.append(self._net.predict(xa, 1024, self._first, op))
             else:
                 outs.append(outs[-1] if outs else xa)
@@ -333,6 +355,7 @@ class Trainer:
         if self.compiled and not self.built:
             self._ensure_built(x)
         self._require_compiled("train_on_batch")
+        self._warn_if_trainable_changed()
         x = self._x(x)
         y = self._y(y, x.shape[0])
         sw = self._weights_for(y, sample_weight, class_weight, x.shape[0])
