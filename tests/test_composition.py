@@ -248,3 +248,17 @@ def test_trainable_change_after_compile_warns_once_at_fit():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         base.fit(x, y, verbose=0)
+
+
+def test_plot_model_draws_a_nested_model_in_place():
+    import matplotlib
+    matplotlib.use("Agg")
+    from fastnn import viz
+    base = _base(13)
+    inp = Input(shape=(4,))
+    model = Model(inp, Dense(2, name="head")(base(inp)))
+    d = viz.plot_model(model)
+    assert d.sizes == [4, 8, 3, 2]
+    text = " ".join(t.get_text() for t in d.texts)
+    assert f"base/{base.layers[0].name}" in text and "head" in text
+    assert [len(e.get_segments()) for e in d.edges] == [32, 24, 6]
