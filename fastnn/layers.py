@@ -309,3 +309,7 @@ def Input(shape=None, batch_size=None, dtype=None, name=None, **kwargs):
 
 ENGINE_LAYERS = (Dense, Activation, Dropout)
 LAYER_CLASSES = {c.__name__: c for c in (Dense, Activation, Dropout, Flatten, InputLayer)}
+
+
+from .activation_layers import ELU, Identity, LeakyReLU, PReLU, ReLU, Softmax  # noqa: E402
+from .noise_layers import AlphaDropout, GaussianDropout, GaussianNoise  # noqa: E402

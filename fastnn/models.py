@@ -80,6 +80,8 @@ class Model(Trainer, WeightsView):
         self._first = self._last = 0
         self._op_layers = []
         self._op_inputs = []  # the input width of each op of _op_layers
+        self._op_inference = []  # per op: True inside a nested model called with training=False
+        self._chain_training = []  # per layer of _chain: the `training` of its call (None: not given)
         self._seen_moves = 0  # the engine's `moves` when this model last checked its layers were all in it
         self._output_tensor = None
         self._trainable = True
@@ -111,13 +113,16 @@ class Model(Trainer, WeightsView):
             return t
 
         inputs, outputs = single(inputs, "inputs"), single(outputs, "outputs")
-        chain, t = [], outputs
+        chain, training, t = [], [], outputs
         while t is not inputs:
             if t._parent is None:
                 raise ValueError(f"outputs: the tensor {outputs} is not computed from inputs {inputs}")
             chain.append(t._layer)
+            training.append(getattr(t, "_training", None))
             t = t._parent
         chain.reverse()
+        training.reverse()
+        self._chain_training = training
         self._input_tensor = inputs
         self._input_layer = inputs._layer if isinstance(inputs._layer, InputLayer) else \
             InputLayer(shape=(inputs.shape[-1],))
@@ -178,6 +183,9 @@ class Model(Trainer, WeightsView):
         if not self.built:
             self._build(n_in)
         return list(zip(self._op_layers, self._op_inputs))
+
+    def _nested_inference(self):
+        return list(self._op_inference) or [False] * len(self._op_layers)
 
     def _contains(self, other):
         return any(layer is other or (isinstance(layer, Model) and layer._contains(other)) for layer in self._chain)
@@ -245,7 +253,7 @@ class Model(Trainer, WeightsView):
             raise ValueError(f"input shape {self._flatten_shape()}: fastnn layers take 1-D samples; put Flatten() "
                              "first to flatten each sample")
         # The ops in order, a nested model contributing its own ops in place (checked before anything changes).
-        width, sizes, ops = n_in, [], []
+        width, sizes, ops, inference = n_in, [], [], []
         for k, layer in enumerate(self._chain):
             if isinstance(layer, InputLayer):
                 raise ValueError(f"{layer.name}: an InputLayer can only be the first layer")
@@ -253,7 +261,10 @@ class Model(Trainer, WeightsView):
             if isinstance(layer, Model):
                 what = f"the layer before it ({self._chain[k - 1].name!r})" if k else f"the input of {self.name!r}"
                 layer._check_input_width(width, what)
-                ops += layer._nested_ops(width, [self])
+                nested_ops = layer._nested_ops(width, [self])
+                called_in_inference = k < len(self._chain_training) and self._chain_training[k] is False
+                inference += [called_in_inference or f for f in layer._nested_inference()]
+                ops += nested_ops
                 width = layer._n_out
                 continue
             if layer._input_size is not None and layer._input_size != width and not isinstance(layer, Flatten):
@@ -261,6 +272,7 @@ class Model(Trainer, WeightsView):
                                  f"input_shape), but the layer before it gives {width}")
             if isinstance(layer, ENGINE_LAYERS):
                 ops.append((layer, width))
+                inference.append(False)
             width = layer.output_size(width)
         if not any(isinstance(layer, Dense) for layer, _ in ops):
             raise ValueError(f"model {self.name!r} has no Dense layer: add one before building it")
@@ -291,7 +303,7 @@ class Model(Trainer, WeightsView):
                 elif isinstance(layer, Activation):
                     net.add_activation(size, layer.activation_name)
                 else:
-                    net.add_dropout(size, layer.rate)
+                    net.add_dropout(size, 0.0 if inference[net.n_ops] else layer.rate)
             with _SYNC_LOCK:
                 _check_not_training(ops, self)
                 for i, (layer, _) in enumerate(ops):
@@ -310,6 +322,7 @@ class Model(Trainer, WeightsView):
                 self._engine_compiled = False
         self._op_layers = [layer for layer, _ in ops]
         self._op_inputs = [size for _, size in ops]
+        self._op_inference = inference
         for layer, size in zip(self._chain, sizes):
             if not isinstance(layer, Model):
                 layer._input_size = size if not isinstance(layer, Flatten) else layer._input_size or size
@@ -394,16 +407,26 @@ class Model(Trainer, WeightsView):
     def _is_view(self):
         return self._engine is not None and self._engine.owner is not self
 
-    def __call__(self, x):
-        """On a symbolic tensor, the model used as a layer (`outputs = base(inputs)`: it shares base's weights);
-        on data, its predictions."""
+    def __call__(self, x, training=None, mask=None):
+        """On a symbolic tensor, the model used as a layer (`outputs = base(inputs)`: it shares base's weights;
+        `base(inputs, training=False)` keeps its Dropout and noise layers in inference mode while the outer model
+        trains, as in Keras); on data, its predictions."""
+        if training is not None and not isinstance(training, bool):
+            raise ValueError(f"training: expected None, True or False, got {training!r}")
+        if mask is not None:
+            raise ValueError(f"mask: fastnn models take no mask, expected None, got {type(mask).__name__}")
         if isinstance(x, (list, tuple)) and len(x) == 1 and isinstance(x[0], KerasTensor):
             x = x[0]
         if isinstance(x, KerasTensor):
             if x._layer is self or (isinstance(x._layer, Model) and x._layer._contains(self)):
                 raise ValueError(f"model {self.name!r} cannot be called on its own output")
             self.output_size(x.shape[-1])
-            return KerasTensor((None, self._n_out), self, x)
+            out = KerasTensor((None, self._n_out), self, x)
+            out._training = training
+            return out
+        if training:
+            raise ValueError("training=True: calling a model on data predicts (inference mode); use fit or "
+                             "train_on_batch to train")
         return self.predict(x, verbose=0)
 
     # ---------------------------------------------------------------- weights
@@ -457,9 +480,13 @@ class Model(Trainer, WeightsView):
         # The InputLayer comes first for Sequential models too (as Keras 3 writes them): it keeps the sample shape.
         entries = ([self._input_layer] if self._input_layer is not None else []) + list(self._chain)
         layers = []
-        for layer in entries:
+        offset = len(entries) - len(self._chain)
+        for k, layer in enumerate(entries):
             if isinstance(layer, Model):  # a nested model: its own config, as Keras writes it
                 cfg = layer.get_config()
+                training = self._chain_training[k - offset] if k - offset < len(self._chain_training) else None
+                if training is not None:
+                    cfg["call_training"] = training  # base(inputs, training=False)
                 layers.append({"class_name": cfg.pop("class_name"), "config": cfg})
             else:
                 layers.append({"class_name": type(layer).__name__, "config": layer.get_config()})
@@ -687,7 +714,7 @@ _LAYER_KEYS = {
 _MAX_UNITS = 1 << 24
 
 
-_MODEL_KEYS = {"name", "dtype", "layers", "trainable"}
+_MODEL_KEYS = {"name", "dtype", "layers", "trainable", "call_training"}
 _MAX_LAYERS = 1000  # layers in one file, nested models' layers included
 
 
@@ -762,6 +789,8 @@ def model_from_config(cfg, where="config", budget=None):
     trainable = cfg.get("trainable", True)
     if not isinstance(trainable, bool):
         raise ModelFileError(f"{where}: trainable must be true or false, got {str(trainable)[:20]}")
+    if cfg.get("call_training") not in (None, False, True):
+        raise ModelFileError(f"{where}: call_training must be true, false or absent")
     dtype = cfg.get("dtype", "float32")
     if dtype not in ("float32", "float64"):
         raise ModelFileError(f"{where}: dtype must be float32 or float64, got {str(dtype)[:20]!r}")
@@ -785,8 +814,8 @@ def model_from_config(cfg, where="config", budget=None):
     if not isinstance(layers[0], InputLayer) or any(isinstance(l, InputLayer) for l in layers[1:]):
         raise ModelFileError(f"{where}: a functional model's layers start with its one InputLayer")
     t = layers[0].output
-    for layer in layers[1:]:
-        t = layer(t)
+    for layer, entry in zip(layers[1:], layers_cfg[1:]):
+        t = layer(t, training=entry["config"].get("call_training")) if isinstance(layer, Model) else layer(t)
     model = Model(inputs=layers[0].output, outputs=t, name=name, dtype=dtype)
     model._trainable = trainable
     return model

@@ -262,3 +262,24 @@ def test_plot_model_draws_a_nested_model_in_place():
     text = " ".join(t.get_text() for t in d.texts)
     assert f"base/{base.layers[0].name}" in text and "head" in text
     assert [len(e.get_segments()) for e in d.edges] == [32, 24, 6]
+
+
+def test_training_false_keeps_a_nested_models_dropout_in_inference_mode(tmp_path):
+    fastnn.utils.set_random_seed(14)
+    base = Sequential([Dense(6, input_shape=(4,)), Dropout(0.9)])
+    x, _ = _data(seed=14)
+    for training, dropped in ((False, False), (None, True)):
+        k, b = base.get_weights()
+        inp = Input(shape=(4,))
+        model = Model(inp, Dense(1, kernel_initializer="ones", use_bias=False)(base(inp, training=training)))
+        model.compile("sgd", "mse")
+        # the loss of one training batch: with Dropout(0.9) active, it is far from the inference one
+        train_loss = model.train_on_batch(x, np.zeros((len(x), 1), np.float32))
+        expected = float(np.mean(((x @ k + b).sum(axis=1)) ** 2))
+        assert (abs(train_loss - expected) > 0.05 * expected) == dropped, (training, train_loss, expected)
+        if training is False:
+            model.save(tmp_path / "m.fnn")
+            loaded = fastnn.models.load_model(tmp_path / "m.fnn")
+            assert loaded._op_inference == [True, True, False]
+    with pytest.raises(ValueError, match="training: expected None, True or False"):
+        base(Input(shape=(4,)), training="no")
