@@ -311,5 +311,10 @@ ENGINE_LAYERS = (Dense, Activation, Dropout)
 LAYER_CLASSES = {c.__name__: c for c in (Dense, Activation, Dropout, Flatten, InputLayer)}
 
 
+# The activation and noise layers live in their own modules (Keras keeps a file per family too).
 from .activation_layers import ELU, Identity, LeakyReLU, PReLU, ReLU, Softmax  # noqa: E402
 from .noise_layers import AlphaDropout, GaussianDropout, GaussianNoise  # noqa: E402
+
+ENGINE_LAYERS += (Softmax, ReLU, LeakyReLU, PReLU, ELU, GaussianNoise, GaussianDropout, AlphaDropout)
+LAYER_CLASSES.update({c.__name__: c for c in (Softmax, ReLU, LeakyReLU, PReLU, ELU, Identity, GaussianNoise,
+                                              GaussianDropout, AlphaDropout)})

@@ -710,7 +710,18 @@ _LAYER_KEYS = {
     "Dropout": {"name", "trainable", "dtype", "rate"},
     "Flatten": {"name", "trainable", "dtype", "input_shape"},
     "InputLayer": {"name", "trainable", "dtype", "shape"},
+    "Softmax": {"name", "trainable", "dtype", "axis"},
+    "ReLU": {"name", "trainable", "dtype", "max_value", "negative_slope", "threshold"},
+    "LeakyReLU": {"name", "trainable", "dtype", "negative_slope"},
+    "PReLU": {"name", "trainable", "dtype", "alpha_initializer", "alpha_regularizer", "alpha_constraint",
+              "shared_axes"},
+    "ELU": {"name", "trainable", "dtype", "alpha"},
+    "Identity": {"name", "trainable", "dtype"},
+    "GaussianNoise": {"name", "trainable", "dtype", "stddev", "seed"},
+    "GaussianDropout": {"name", "trainable", "dtype", "rate", "seed"},
+    "AlphaDropout": {"name", "trainable", "dtype", "rate", "seed", "noise_shape"},
 }
+_NO_OP_LAYERS = ("InputLayer", "Flatten", "Identity")  # layers that add no op to the engine
 _MAX_UNITS = 1 << 24
 
 
@@ -753,8 +764,8 @@ def _layer_from_config(entry, where, budget):
         kwargs["shape"] = tuple(kwargs["shape"])
     if cls_name == "Flatten" and "input_shape" in kwargs:
         kwargs["input_shape"] = tuple(kwargs["input_shape"])
-    if cls_name == "Dense":
-        for key in ("kernel_initializer", "bias_initializer"):
+    if cls_name in ("Dense", "PReLU"):
+        for key in ("kernel_initializer", "bias_initializer", "alpha_initializer"):
             init = kwargs.get(key)
             if isinstance(init, dict):
                 if set(init) - {"class_name", "config"} or not isinstance(init.get("config", {}), dict):
@@ -762,7 +773,7 @@ def _layer_from_config(entry, where, budget):
                 from . import initializers
                 if init.get("class_name") not in initializers._BY_NAME:
                     raise ModelFileError(f"{where}: unknown initializer {str(init.get('class_name'))[:40]!r}")
-        for key in ("kernel_regularizer", "bias_regularizer"):
+        for key in ("kernel_regularizer", "bias_regularizer", "alpha_regularizer"):
             reg = kwargs.get(key)
             if reg is not None and (not isinstance(reg, dict) or not set(reg) <= {"l1", "l2"}):
                 raise ModelFileError(f"{where}: bad {key} {str(reg)[:60]}")
@@ -845,6 +856,8 @@ def _expected_tensor_shapes(model_cfg, where):
             if "input_shape" in cfg:
                 width = int(np.prod(cfg["input_shape"]))
             continue
+        if cls in _NO_OP_LAYERS:
+            continue
         if width is None:
             width = cfg.get("input_dim")
         if width is None:
@@ -856,6 +869,8 @@ def _expected_tensor_shapes(model_cfg, where):
             if cfg.get("use_bias", True):
                 shapes[f"weights.{op}.1"] = (cfg["units"],)
             width = cfg["units"]
+        elif cls == "PReLU":
+            shapes[f"weights.{op}.0"] = (width,)
         op += 1
     return shapes, width
 
