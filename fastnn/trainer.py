@@ -4,9 +4,12 @@ per-batch calls, over the engine a model has built.
 `Trainer` is a mixin of `fastnn.models.Model`: it reads the model's structure only through `self._net` (the engine
 network), `self._first` / `self._last` (the span of engine ops the model covers), `self._op_layers`, `self._n_in` /
 `self._n_out`, `self._flatten_shape()`, `self._ensure_built` / `self._require_built` (which also bring the engine
-up to date with shared layers, `self._sync()`) and `self._is_view()`. The main
+up to date with layers shared with other models, `self._sync()`), `self._is_view()` and `self._build`. The main
 path of `fit` is one engine call per epoch (or per chunk of batches when a progress bar or a batch-level callback
 needs to hear from it); Python never loops over samples or batches.
+
+Trainable flags are read at compile (as in Keras 3): each op of the engine is frozen or not by its layer's and the
+model's `trainable`; a change afterwards takes effect at the next compile, and fit / train_on_batch warn once.
 """
 
 import contextlib
