@@ -37,7 +37,7 @@ from . import random as fastnn_random
 from ._naming import unique_name
 from ._validation import check_int, to_array
 from .errors import ModelFileError
-from .layers import (ENGINE_LAYERS, LAYER_CLASSES, Activation, Dense, Dropout, Flatten, InputLayer, KerasTensor,
+from .layers import (ENGINE_LAYERS, LAYER_CLASSES, Dense, Flatten, InputLayer, KerasTensor,
                      Layer, WeightsView, _check_weight_list)
 from .summary import _human_bytes
 from .trainer import Trainer
@@ -289,21 +289,15 @@ class Model(Trainer, WeightsView):
             engine = _Engine(self.dtype, self)
             net = engine.net
             for layer, size in ops:
-                if isinstance(layer, Dense):
-                    kreg, breg = layer.kernel_regularizer, layer.bias_regularizer
-                    try:
-                        net.add_dense(size, layer.units, layer.activation_name, layer.use_bias,
-                                      layer.kernel_initializer.engine_spec(), layer.bias_initializer.engine_spec(),
-                                      kreg.l1 if kreg else 0.0, kreg.l2 if kreg else 0.0,
-                                      breg.l1 if breg else 0.0, breg.l2 if breg else 0.0)
-                    except MemoryError:
-                        raise MemoryError(f"layer {layer.name!r}: cannot allocate its {size} x {layer.units} kernel "
-                                          f"({_human_bytes(size * layer.units * np.dtype(self.dtype).itemsize)}); "
-                                          "use fewer units or inputs") from None
-                elif isinstance(layer, Activation):
-                    net.add_activation(size, layer.activation_name)
-                else:
-                    net.add_dropout(size, 0.0 if inference[net.n_ops] else layer.rate)
+                kind, args = layer._engine_op()
+                if inference[net.n_ops]:  # a nested model called with training=False: its noise stays off
+                    args = _inference_args(kind, args)
+                try:
+                    net.add_op(kind, size, layer.output_size(size), args)
+                except MemoryError:
+                    raise MemoryError(f"layer {layer.name!r}: cannot allocate its weights for {size} inputs "
+                                      f"({_human_bytes(size * layer.output_size(size) * np.dtype(self.dtype).itemsize)}"
+                                      "); use fewer units or inputs") from None
             with _SYNC_LOCK:
                 _check_not_training(ops, self)
                 for i, (layer, _) in enumerate(ops):
@@ -648,6 +642,12 @@ class Sequential(Model):
 
 
 
+def _inference_args(kind, args):
+    """The arguments that make a training-time noise op the identity (Dropout and the noise layers)."""
+    off = {"dropout": "rate", "gaussian_dropout": "rate", "alpha_dropout": "rate", "gaussian_noise": "stddev"}
+    return dict(args, **{off[kind]: 0.0}) if kind in off else args
+
+
 def _has_dense(chain):
     return any(isinstance(l, Dense) or (isinstance(l, Model) and _has_dense(l._chain)) for l in chain)
 
@@ -689,10 +689,8 @@ def _check_allocatable(ops, dtype):
 
 
 def _op_shapes(net, i):
-    info = net.op_info(i)
-    if info["kind"] != "dense":
-        return []
-    return [(info["n_in"], info["n_out"])] + ([(info["n_out"],)] if info["use_bias"] else [])
+    specs = net.param_specs()
+    return [tuple(specs[k]["shape"]) for k in net.op_info(i)["params"]]
 
 
 

@@ -66,10 +66,6 @@ class Trainer:
             # (still shared: the other model takes them back when it next runs). _build compiles it.
             self._build(self._n_in, private=True)
             return
-        frozen = [layer.name for layer in self._op_layers if not layer.trainable]
-        if frozen or not self.trainable:
-            raise ValueError(f"trainable=False (model {self.name!r}{', layers ' + str(frozen) if frozen else ''}): "
-                             "fastnn trains every weight of a model; freezing layers is not supported")
         net = self._net
         loss_name = self.loss.engine_name
         for layer in self._op_layers:
@@ -79,10 +75,13 @@ class Trainer:
         resolved = [metrics_module.resolve(m, loss_name, self._n_out, loss_name == "sparse_categorical_crossentropy")
                     for m in self._metric_ids]
         self._metric_names = [name for name, _ in resolved]
+        state = self._trainable_state()
+        for k, (_, trainable) in enumerate(state):  # frozen ops: no update, no weight decay, no regularization
+            net.set_trainable(self._first + k, trainable)
         net.compile(loss_name, self.loss.from_logits, self.optimizer.engine_name, self.optimizer.engine_config(),
                     [engine for _, engine in resolved])
         self.optimizer._attach(net)
-        self._compiled_trainable = self._trainable_state()
+        self._compiled_trainable = state
         self._engine_compiled = True
 
     def _trainable_state(self):

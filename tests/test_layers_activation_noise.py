@@ -158,7 +158,7 @@ def test_gaussian_noise_adds_scaled_normal_draws(dtype):
         net.set_rng_state(state)
         out, dh = _training_output(net, h)
         e = out0 / 0.3
-        assert_close(out, ref.gaussian_noise_forward(h.astype(dtype), 0.3, e)[0], dtype, "forward")
+        assert_close(out, ref.gaussian_noise_forward(h.astype(dtype)[None, :], 0.3, e)[0], dtype, "forward")
         # backward: the identity
         assert_close(dh, 2.0 * out / 7, dtype, "backward")
         draws.append(e)
@@ -180,8 +180,8 @@ def test_gaussian_dropout_multiplies_by_one_centred_noise(dtype):
         out, dh = _training_output(net, h)
         e = (ones - 1.0) / math.sqrt(rate / (1 - rate))
         hq = h.astype(dtype).astype(np.float64)
-        assert_close(out, ref.gaussian_dropout_forward(hq, rate, e)[0], dtype, "forward")
-        assert_close(dh, ref.gaussian_dropout_backward(2.0 * out / 7, rate, e)[0], dtype, "backward")
+        assert_close(out, ref.gaussian_dropout_forward(hq[None, :], rate, e)[0], dtype, "forward")
+        assert_close(dh, ref.gaussian_dropout_backward(2.0 * out[None, :] / 7, rate, e)[0], dtype, "backward")
         draws.append(e)
     e = np.concatenate(draws)
     assert abs(e.mean()) < 0.1 and abs(e.std() - 1.0) < 0.05
@@ -201,8 +201,8 @@ def test_alpha_dropout_keeps_or_saturates_then_rescales(dtype):
         out, dh = _training_output(net, h)
         kept = np.abs(ones - (2.0 * a + b)) < 1e-4  # a kept value is a * 2 + b, a dropped one a * alpha_p + b
         hq = h.astype(dtype).astype(np.float64)
-        assert_close(out, ref.alpha_dropout_forward(hq, rate, kept)[0], dtype, "forward")
-        assert_close(dh, ref.alpha_dropout_backward(2.0 * out / 7, rate, kept)[0], dtype, "backward")
+        assert_close(out, ref.alpha_dropout_forward(hq[None, :], rate, kept)[0], dtype, "forward")
+        assert_close(dh, ref.alpha_dropout_backward(2.0 * out[None, :] / 7, rate, kept)[0], dtype, "backward")
         kept_all.append(kept)
     assert abs(np.concatenate(kept_all).mean() - (1 - rate)) < 0.03
 
@@ -287,7 +287,8 @@ def test_layers_predict_as_the_reference_and_train(i, tmp_path):
     assert f"{layer.name} ({type(layer).__name__})" in lines[0]
     import matplotlib
     matplotlib.use("Agg")
-    drawing = fastnn.viz.plot_model(model)
+    from fastnn import viz
+    drawing = viz.plot_model(model)
     assert drawing.sizes == [3, 6, 6, 2]
     assert any(type(layer).__name__ in t.get_text() for t in drawing.texts)
 
@@ -386,3 +387,30 @@ def test_functional_use_and_identity_shapes():
     model = Model(x, layers.Softmax()(Dense(2)(h)))
     p = model.predict(np.ones((5, 4), np.float32), verbose=0)
     np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-6)
+
+
+@pytest.mark.parametrize("kind, args", [("relu", {"max_value": 1.0, "negative_slope": 0.1, "threshold": 0.2}),
+                                        ("elu", {"alpha": 0.5}), ("prelu", {"alpha_initializer": ("constant", 0.2, 0)}),
+                                        ("gaussian_noise", {"stddev": 0.0}), ("gaussian_dropout", {"rate": 0.0}),
+                                        ("alpha_dropout", {"rate": 0.0})])
+def test_feature_major_and_row_major_train_alike(kind, args):
+    """The ops run in both layouts (tests/test_layouts.py's check): same epochs, same weights. The noise ops draw
+    in buffer order, which differs between the layouts, so they are compared at zero noise here."""
+    nets = []
+    for layout in (0, 1):
+        net = _core.Network("float64", 11)
+        net.add_op("dense", 3, 6, {"activation": "linear"})
+        net.add_op(kind, 6, 6, args)
+        net.add_op("dense", 6, 2, {"activation": "linear"})
+        net.compile("mse", False, "adam", {"learning_rate": 0.01}, [])
+        net._set_layout(layout)
+        nets.append(net)
+    assert not nets[0].feature_major and nets[1].feature_major
+    rng = np.random.RandomState(0)
+    x, y = rng.randn(64, 3), rng.randn(64, 2)
+    for _ in range(4):
+        logs = [net.fit_epoch(x, y, None, 16, True) for net in nets]
+        np.testing.assert_allclose(logs[1], logs[0], rtol=1e-9, atol=1e-12)
+    for i in range(3):
+        for a, b in zip(nets[1].get_weights(i), nets[0].get_weights(i)):
+            np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
