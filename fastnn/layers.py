@@ -50,14 +50,11 @@ class WeightsView:
     """Keras's weight properties, for layers and models: copies of the weights (as get_weights() returns them).
 
     `_trainable_flags()` gives, for each weight of get_weights(), whether the optimizer may change it: a layer's
-    weights follow its `trainable` flag, except the state a layer keeps apart from training (a subclass lists it
-    in `_state_weights`, the indices of such weights, e.g. BatchNormalization's moving statistics)."""
-
-    _state_weights = ()
+    weights follow its `trainable` flag, except the state the engine keeps apart from training (tensors whose
+    ParamSpec has `state`, e.g. BatchNormalization's moving statistics), which is never trainable."""
 
     def _trainable_flags(self):
-        n = len(self.get_weights())
-        return [self.trainable and k not in self._state_weights for k in range(n)]
+        return [self.trainable] * len(self.get_weights())
 
     @property
     def weights(self):
@@ -164,7 +161,11 @@ class Layer(WeightsView):
         return int(sum(int(np.prod(s)) for s in self._weight_shapes()))
 
     def _trainable_flags(self):
-        return [self.trainable and k not in self._state_weights for k in range(len(self._weight_shapes()))]
+        if self._home is None:
+            return []
+        engine, i = self._home
+        specs = engine.net.param_specs()
+        return [self.trainable and not specs[k]["state"] for k in engine.net.op_info(i)["params"]]
 
     def get_config(self):
         cfg = {"name": self.name, "trainable": self.trainable}

@@ -55,13 +55,16 @@ def summary_rows(model, expand_nested=False, show_trainable=False, level=0):
 
 
 def param_counts(model):
-    """(trainable, non-trainable) parameter counts, from the weights' shapes and trainable flags."""
+    """(trainable, non-trainable) parameter counts, from the engine's tensor specs and the trainable flags."""
     if not model.built:
         return 0, 0
-    shapes = [s for layer in model._op_layers for s in layer._weight_shapes()]
-    flags = model._trainable_flags()
-    trainable = sum(int(np.prod(s)) for s, t in zip(shapes, flags) if t)
-    return trainable, sum(int(np.prod(s)) for s in shapes) - trainable
+    sizes = [int(spec["size"]) for spec in model._net.param_specs()]
+    counts = [0, 0]
+    for k, layer in enumerate(model._op_layers):
+        flags = layer._trainable_flags()
+        for p, flag in zip(model._net.op_info(model._first + k)["params"], flags):
+            counts[not (model.trainable and flag)] += sizes[p]
+    return counts[0], counts[1]
 
 
 def summary_text(model, line_length, positions, expand_nested=False, show_trainable=False):
