@@ -362,29 +362,36 @@ class Model(Trainer, WeightsView):
                              "(input_shape=(n,) or Input(shape=(n,))), or call fit() or build() first")
         self._sync()
 
-    def _sync(self):
+    def _sync(self, write=False):
         """Brings the engine up to date when some of this model's layers were used by another model since (a model
-        nesting this one, or sharing its layers): their weights come back to this engine, which becomes their home."""
+        nesting this one, or sharing its layers): their weights come back to this engine, which becomes their home.
+        While the model holding them trains (fit, also from its callbacks), a read (predict, evaluate,
+        get_weights) copies the current weights and leaves them there; a write (training, set_weights) waits for no
+        one: RuntimeError."""
         engine = self._engine
         if engine is None or engine.moves == self._seen_moves:
             return
         with _SYNC_LOCK:
             ops = [(layer, self._first + k) for k, layer in enumerate(self._op_layers)]
             moving = [(layer, i) for layer, i in ops if layer._home != (engine, i)]
-            if moving:
-                _check_not_training(moving, self)
-                if engine.net.training:
-                    raise RuntimeError(f"model {self.name!r} is being trained: its shared layers cannot be updated "
-                                       "until fit returns")
+            busy = [(layer, i) for layer, i in moving if layer._home is not None and _busy(layer._home[0])]
+            if busy and write:
+                _check_not_training(busy, self)
+            if moving and engine.net.training:
+                raise RuntimeError(f"model {self.name!r} is being trained: its shared layers cannot be updated "
+                                   "until fit returns")
             for layer, i in moving:
                 if layer._home is not None:
                     home, j = layer._home
                     w = home.net.get_weights(j)
                     if w:
                         engine.net.set_weights(i, w)
+                    if (layer, i) in busy:
+                        continue  # a snapshot: the weights stay with the model training them
                     home.moves += 1
                 layer._home = (engine, i)
-            self._seen_moves = engine.moves
+            if not busy:
+                self._seen_moves = engine.moves
 
     @property
     def _net(self):
@@ -436,6 +443,7 @@ class Model(Trainer, WeightsView):
 
     def set_weights(self, weights):
         self._require_built("set_weights")
+        self._sync(write=True)
         shapes = [s for i in range(self._first, self._last + 1) for s in _op_shapes(self._net, i)]
         _check_weight_list(weights, shapes, f"model {self.name!r}")
         k = 0
@@ -652,11 +660,16 @@ def _has_dense(chain):
     return any(isinstance(l, Dense) or (isinstance(l, Model) and _has_dense(l._chain)) for l in chain)
 
 
+def _busy(engine):
+    """True while a model trains on this engine (inside fit, its callbacks included, or train_on_batch)."""
+    return engine.net.training or engine.training.locked()
+
+
 def _check_not_training(ops, model):
     """Layers whose weights another model is training right now cannot move: RuntimeError, nothing changed."""
     for layer, _ in ops:
         home = layer._home
-        if home is not None and home[0].net.training and home[0] is not model._engine:
+        if home is not None and _busy(home[0]) and home[0] is not model._engine:
             owner = home[0].owner.name if home[0].owner is not None else "another model"
             raise RuntimeError(f"layer {layer.name!r} is being trained by model {owner!r} (fit or train_on_batch "
                                f"in another thread); model {model.name!r} shares it: wait for that training to end")

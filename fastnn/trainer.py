@@ -168,6 +168,7 @@ class Trainer:
         if self.compiled and not self.built and x is not None:
             self._ensure_built(x)
         self._require_compiled("fit")
+        self._sync(write=True)
         self._warn_if_trainable_changed()
         with self._training("fit"):
             return self._fit(x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data, shuffle,
@@ -357,6 +358,7 @@ class Trainer:
         if self.compiled and not self.built:
             self._ensure_built(x)
         self._require_compiled("train_on_batch")
+        self._sync(write=True)
         self._warn_if_trainable_changed()
         x = self._x(x)
         y = self._y(y, x.shape[0])

@@ -283,3 +283,29 @@ def test_training_false_keeps_a_nested_models_dropout_in_inference_mode(tmp_path
             assert loaded._op_inference == [True, True, False]
     with pytest.raises(ValueError, match="training: expected None, True or False"):
         base(Input(shape=(4,)), training="no")
+
+
+def test_a_nested_model_used_inside_the_outer_models_fit_reads_a_snapshot():
+    """A callback of the outer model's fit predicting with the nested model sees the current weights and takes
+    nothing away from the training; training the nested model meanwhile is refused."""
+    base = _base(15)
+    x, y = _data(seed=15)
+    probs = Sequential([base, Activation("softmax")])
+    probs.compile("adam", "sparse_categorical_crossentropy")
+    seen, refused = [], []
+
+    def on_epoch_end(epoch, logs):
+        seen.append((base.predict(x, verbose=0), [w.copy() for w in probs.get_weights()]))
+        try:
+            base.set_weights(base.get_weights())
+        except RuntimeError as e:
+            refused.append(str(e))
+
+    probs.fit(x, y, epochs=3, verbose=0, callbacks=[fastnn.callbacks.LambdaCallback(on_epoch_end=on_epoch_end)])
+    assert len(seen) == 3 and len(refused) == 3 and "is being trained by model" in refused[0]
+    for out, (k1, b1, k2, b2) in seen:
+        assert_close(out, _relu(x @ k1 + b1) @ k2 + b2, "float32", "forward")
+    assert not np.array_equal(seen[0][0], seen[-1][0])
+    for a, b in zip(base.get_weights(), probs.get_weights()):  # the trained weights reached the nested model
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(probs.get_weights()[0], seen[-1][1][0])
