@@ -314,7 +314,8 @@ class Trainer:
                 and x.ndim == 2 and x.shape[0] > 0 and x.flags.c_contiguous and x.dtype == self._engine.np_dtype \
                 and (batch_size is None or (type(batch_size) is int and batch_size > 0)):
             # Fast path for an array the engine takes as it is: the width and finiteness checks run in C++.
-            self._sync()
+            if self._engine.moves != self._seen_moves:  # layers shared with another model moved since
+                self._sync()
             try:
                 return self._net.predict(x, batch_size or 32, self._first, self._last, config.check_finite())
             except ValueError:
