@@ -365,9 +365,9 @@ class Model(Trainer, WeightsView):
     def _sync(self, write=False):
         """Brings the engine up to date when some of this model's layers were used by another model since (a model
         nesting this one, or sharing its layers): their weights come back to this engine, which becomes their home.
-        While the model holding them trains (fit, also from its callbacks), a read (predict, evaluate,
-        get_weights) copies the current weights and leaves them there; a write (training, set_weights) waits for no
-        one: RuntimeError."""
+        While the model holding them trains (fit, its callbacks included), a read (predict, evaluate, get_weights)
+        copies their current weights and leaves them where they train; a write (training, set_weights) is refused
+        with a RuntimeError."""
         engine = self._engine
         if engine is None or engine.moves == self._seen_moves:
             return
