@@ -142,3 +142,17 @@ def test_frozen_flags_survive_save_and_load(tmp_path):
     whole = Sequential([Dense(2, input_shape=(3,))], trainable=False)
     whole.save(tmp_path / "w.fnn")
     assert fastnn.models.load_model(tmp_path / "w.fnn").trainable is False
+
+
+def test_pickled_nested_frozen_model_keeps_its_structure_and_flags():
+    import pickle
+    fastnn.utils.set_random_seed(6)
+    base = Sequential([Dense(8, activation="relu", input_shape=(4,)), Dense(4)], name="base")
+    base.trainable = False
+    model = Sequential([base, layers.Softmax()])
+    model.compile("adam", "categorical_crossentropy")
+    copy = pickle.loads(pickle.dumps(model))
+    assert [type(l).__name__ for l in copy.layers] == ["Sequential", "Softmax"]
+    assert [l.trainable for l in copy.layers[0].layers] == [False, False]
+    x, _ = _data(seed=6)
+    np.testing.assert_array_equal(copy.predict(x, verbose=0), model.predict(x, verbose=0))
