@@ -80,6 +80,17 @@ def summary_text(model, line_length, positions, expand_nested=False, show_traina
     return "\n".join(lines)
 
 
+def _param_counts(model):
+    """(total, non-trainable) parameter counts from the engine's tensor specs (moving statistics, adapted
+    Normalization state and frozen weights are non-trainable)."""
+    if not model.built:
+        return 0, 0
+    net = model._net
+    specs = net.param_specs()
+    ids = [k for i in range(model._first, model._last + 1) for k in net.op_info(i)["params"]]
+    return sum(specs[k]["size"] for k in ids), sum(specs[k]["size"] for k in ids if not specs[k]["trainable"])
+
+
 def _column_widths(line_length, positions):
     """Keras's column widths (line_length split at `positions`), shrunk as its rich table shrinks them to fit
     line_length with borders: the excess is taken from the columns in equal shares, first column first."""

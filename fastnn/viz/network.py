@@ -108,7 +108,7 @@ def _columns(model):
 def plot_model(model, ax=None, max_units=8, title=None):
     """A diagram of the network: one column of units per layer (the input first), each titled
     with its name, size and activation; Dense layers fully connected, element-wise layers
-    (Activation, Dropout, Flatten, and the activation, noise and normalization layers) joined unit to unit; a
+    (Activation, Dropout, Flatten, the activation, noise and normalization layers) joined unit to unit; a
     nested model's layers drawn in its place, named "outer/inner". Columns with more than ``max_units`` units show
     the first and last ones around a gap.
 
