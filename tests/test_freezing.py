@@ -156,3 +156,31 @@ def test_pickled_nested_frozen_model_keeps_its_structure_and_flags():
     assert [l.trainable for l in copy.layers[0].layers] == [False, False]
     x, _ = _data(seed=6)
     np.testing.assert_array_equal(copy.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_a_frozen_batch_normalization_runs_in_inference_mode_and_keeps_its_statistics():
+    """Keras 3: a BatchNormalization layer with trainable=False uses (and keeps) its moving statistics, also while
+    the model around it trains."""
+    fastnn.utils.set_random_seed(7)
+    base = Sequential([Dense(6, input_shape=(4,)), layers.BatchNormalization(), Dense(3, activation="relu")])
+    x, y = _data(seed=7)
+    base.compile("adam", "mse")
+    base.fit(x, np.ones((len(x), 3), np.float32), epochs=2, verbose=0)  # moving statistics move
+    base.trainable = False
+    model = Sequential([base, Dense(1)])
+    model.compile("sgd", "mse")
+    bn = base.layers[1].get_weights()
+    # training and inference agree batch by batch: the frozen BN normalizes with its moving statistics
+    inference = model.test_on_batch(x, y)
+    assert model.train_on_batch(x, y) == pytest.approx(inference, rel=1e-6)  # the loss before the step
+    w = model.get_weights()
+    base.trainable = True  # the control: a trainable BN normalizes with the batch statistics in training
+    model.compile("sgd", "mse")
+    inference = model.test_on_batch(x, y)
+    assert model.train_on_batch(x, y) != pytest.approx(inference, rel=1e-3)
+    model.set_weights(w)
+    base.trainable = False
+    model.compile("sgd", "mse")
+    model.fit(x, y, epochs=2, verbose=0)
+    for a, b in zip(base.layers[1].get_weights(), bn):
+        np.testing.assert_array_equal(a, b)
