@@ -6,10 +6,10 @@ used (ten classes of 28x28 uint8 images: a fixed pattern per class plus noise), 
 (the lead's CI), where a missing dataset is a failure.
 """
 
-import os
-
 import numpy as np
 import pytest
+
+from _extras import extras_required
 
 
 def _stand_in(n_train, n_test, seed=0):
@@ -28,7 +28,7 @@ def fashion_mnist(n_train=6000, n_test=1000):
     try:
         (x, y), (xt, yt) = fm.load_data()
     except (OSError, ValueError) as e:
-        if os.environ.get("FASTNN_REQUIRE_EXTRAS") == "1":
+        if extras_required():
             pytest.fail(f"Fashion-MNIST is not installed ({e}); apt-get install dataset-fashion-mnist")
         return _stand_in(n_train, n_test)
     return (x[:n_train], y[:n_train]), (xt[:n_test], yt[:n_test])
