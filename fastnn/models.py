@@ -683,8 +683,11 @@ class Sequential(Model):
 
 
 def _inference_args(kind, args):
-    """The arguments that make a training-time noise op the identity (Dropout and the noise layers)."""
+    """The arguments that keep an op in inference mode while the model trains (a nested model called with
+    training=False): the noise ops become the identity, BatchNormalization uses its moving statistics."""
     off = {"dropout": "rate", "gaussian_dropout": "rate", "alpha_dropout": "rate", "gaussian_noise": "stddev"}
+    if kind == "batch_normalization":
+        return dict(args, inference=True)
     return dict(args, **{off[kind]: 0.0}) if kind in off else args
 
 

@@ -184,3 +184,25 @@ def test_a_frozen_batch_normalization_runs_in_inference_mode_and_keeps_its_stati
     model.fit(x, y, epochs=2, verbose=0)
     for a, b in zip(base.layers[1].get_weights(), bn):
         np.testing.assert_array_equal(a, b)
+
+
+def test_training_false_keeps_batch_normalization_in_inference_mode_while_fine_tuning():
+    """The Keras transfer-learning guide's `x = base_model(inputs, training=False)`: after unfreezing the base
+    for fine-tuning, its BatchNormalization still normalizes with (and keeps) its moving statistics, while its
+    gamma and beta train."""
+    fastnn.utils.set_random_seed(8)
+    base = Sequential([Dense(6, input_shape=(4,)), layers.BatchNormalization(), Dense(3, activation="relu")])
+    x, y = _data(seed=8)
+    base.compile("adam", "mse")
+    base.fit(x, np.ones((len(x), 3), np.float32), epochs=2, verbose=0)
+    inputs = Input(shape=(4,))
+    model = Model(inputs, Dense(1)(base(inputs, training=False)))
+    model.compile("sgd", "mse")
+    gamma, beta, mean, var = base.layers[1].get_weights()
+    inference = model.test_on_batch(x, y)
+    assert model.train_on_batch(x, y) == pytest.approx(inference, rel=1e-6)
+    model.fit(x, y, epochs=2, verbose=0)
+    new = base.layers[1].get_weights()
+    np.testing.assert_array_equal(new[2], mean)
+    np.testing.assert_array_equal(new[3], var)
+    assert not np.array_equal(new[0], gamma)  # trainable weights still train
