@@ -1190,6 +1190,7 @@ def alpha_dropout_backward(dout, rate, kept):
     return _as2d(dout, "dout") * a * np.asarray(kept, dtype=np.float64)
 
 
+# ---------------------------------------------------------------------------------------------
 # bfloat16 (the mixed_bfloat16 policy's product operands)
 # ---------------------------------------------------------------------------------------------
 
