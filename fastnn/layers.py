@@ -8,7 +8,7 @@ Calling a layer on a symbolic tensor (`Dense(3)(Input(shape=(2,)))`) chains laye
 
 import numpy as np
 
-from . import _limits, activations, initializers, regularizers
+from . import _limits, activations, dtype_policies, initializers, regularizers
 from ._naming import to_snake_case, unique_name
 from ._validation import check_fraction, check_int
 
@@ -52,7 +52,14 @@ def _input_size_from(input_shape, input_dim, where):
 
 
 class WeightsView:
-    """Keras's weight properties, for layers and models: copies from get_weights(); every weight is trainable."""
+    """Keras's weight properties, for layers and models: copies of the weights (as get_weights() returns them).
+
+    `_trainable_flags()` gives, for each weight of get_weights(), whether the optimizer may change it: a layer's
+    weights follow its `trainable` flag, except the state the engine keeps apart from training (tensors whose
+    ParamSpec has `state`, e.g. BatchNormalization's moving statistics), which is never trainable."""
+
+    def _trainable_flags(self):
+        return [self.trainable] * len(self.get_weights())
 
     @property
     def weights(self):
@@ -60,11 +67,15 @@ class WeightsView:
 
     @property
     def trainable_weights(self):
-        return self.get_weights()
+        if not self.trainable:
+            return []
+        return [w for w, t in zip(self.get_weights(), self._trainable_flags()) if t]
 
     @property
     def non_trainable_weights(self):
-        return []
+        if not self.trainable:
+            return self.get_weights()
+        return [w for w, t in zip(self.get_weights(), self._trainable_flags()) if not t]
 
 
 class Layer(WeightsView):
@@ -78,9 +89,11 @@ class Layer(WeightsView):
         if name is not None:
             _limits.check_name(name, "name")
         self.name = name or unique_name(self._prefix or to_snake_case(type(self).__name__))
-        if dtype not in (None, "float32", "float64", np.float32, np.float64):
-            raise ValueError(f"dtype: expected 'float32' or 'float64', got {dtype!r}")
-        self._dtype = None if dtype is None else np.dtype(dtype).name
+        # dtype: a policy ("float32", "float64", "mixed_bfloat16", a DTypePolicy) or a float dtype; without one the
+        # layer takes the global policy as it is now (Keras 3). _dtype is the storage dtype asked for, if any.
+        policy = dtype_policies.get(dtype)
+        self._dtype_policy = policy
+        self._dtype = None if dtype is None else policy.variable_dtype
         self._input_size, self._sample_shape = _input_size_from(input_shape, input_dim, type(self).__name__)
         self.trainable = bool(trainable)
         self._home = None  # (engine holder, op index) once a model has built this layer
@@ -96,7 +109,19 @@ class Layer(WeightsView):
 
     @property
     def dtype(self):
-        return self._dtype or (self._home[0].dtype if self._home else "float32")
+        return self._dtype or (self._home[0].dtype if self._home else self._dtype_policy.variable_dtype)
+
+    @property
+    def dtype_policy(self):
+        return self._dtype_policy
+
+    @property
+    def compute_dtype(self):
+        return self._dtype_policy.compute_dtype
+
+    @property
+    def variable_dtype(self):
+        return self._dtype_policy.variable_dtype
 
     @property
     def built(self):
@@ -167,10 +192,17 @@ class Layer(WeightsView):
     def count_params(self):
         return int(sum(int(np.prod(s)) for s in self._weight_shapes()))
 
+    def _trainable_flags(self):
+        if self._home is None:
+            return []
+        engine, i = self._home
+        specs = engine.net.param_specs()
+        return [self.trainable and not specs[k]["state"] for k in engine.net.op_info(i)["params"]]
+
     def get_config(self):
         cfg = {"name": self.name, "trainable": self.trainable}
-        if self._dtype:
-            cfg["dtype"] = self._dtype
+        if self._dtype or self._dtype_policy.is_mixed:
+            cfg["dtype"] = self._dtype_policy.name
         return cfg
 
     def __repr__(self):
@@ -325,25 +357,8 @@ def _no_constraints(**given):
 
 
 class _StateWeights:
-    """Keras's trainable / non-trainable weight split for layers whose engine op holds non-trainable state."""
-
-    def _split_weights(self):
-        if self._home is None:
-            return [], []
-        engine, i = self._home
-        specs = engine.net.param_specs()
-        trainable, fixed = [], []
-        for k, w in zip(engine.net.op_info(i)["params"], engine.net.get_weights(i)):
-            (trainable if specs[k]["trainable"] else fixed).append(w)
-        return trainable, fixed
-
-    @property
-    def trainable_weights(self):
-        return self._split_weights()[0]
-
-    @property
-    def non_trainable_weights(self):
-        return self._split_weights()[1]
+    """Layers whose engine op holds non-trainable state (moving statistics, adapted mean and variance): the
+    trainable / non-trainable split comes from Layer._trainable_flags, which reads the engine's `state` flags."""
 
 
 class BatchNormalization(_StateWeights, Layer):
@@ -628,3 +643,12 @@ def Input(shape=None, batch_size=None, dtype=None, name=None, **kwargs):
 ENGINE_LAYERS = (Dense, Activation, Dropout, BatchNormalization, LayerNormalization, UnitNormalization, Normalization,
                  Rescaling)
 LAYER_CLASSES = {c.__name__: c for c in ENGINE_LAYERS + (Flatten, InputLayer)}
+
+
+# The activation and noise layers live in their own modules (Keras keeps a file per family too).
+from .activation_layers import ELU, Identity, LeakyReLU, PReLU, ReLU, Softmax  # noqa: E402
+from .noise_layers import AlphaDropout, GaussianDropout, GaussianNoise  # noqa: E402
+
+ENGINE_LAYERS += (Softmax, ReLU, LeakyReLU, PReLU, ELU, GaussianNoise, GaussianDropout, AlphaDropout)
+LAYER_CLASSES.update({c.__name__: c for c in (Softmax, ReLU, LeakyReLU, PReLU, ELU, Identity, GaussianNoise,
+                                              GaussianDropout, AlphaDropout)})
