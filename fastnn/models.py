@@ -1006,14 +1006,24 @@ def _check_config_limits(model_cfg, where):
             raise ModelFileError(f"{where}: {what} name must be a string of 1 to {_limits.MAX_NAME_CHARS} characters")
 
     def walk(cfg):
+        if cfg.get("dtype", "float32") not in ("float32", "float64"):
+            raise ModelFileError(f"{where}: dtype must be float32 or float64, got {str(cfg.get('dtype'))[:20]!r}")
         check_name(cfg.get("name"), "model")
+        if not isinstance(cfg.get("layers"), list) or not 1 <= len(cfg["layers"]) <= _MAX_LAYERS:
+            raise ModelFileError(f"{where}: expected a list of 1 to {_MAX_LAYERS} layers (nested models' layers and "
+                                 "InputLayers included)")
         for entry in cfg["layers"]:
             if entry["class_name"] in ("Sequential", "Functional"):
                 walk(entry["config"])
             else:
                 check_name(entry["config"].get("name"), "layer")
+    if model_cfg.get("class_name") not in ("Sequential", "Functional"):
+        raise ModelFileError(f"{where}: expected a Sequential or Functional model config")
     walk(model_cfg)
-    count = sum(entry["class_name"] != "InputLayer" for _, entry in _flat_layer_entries(model_cfg))
+    entries = list(_flat_layer_entries(model_cfg))
+    for pos, entry in entries:  # each layer's settings (closed lists, sizes): layer objects, no engine
+        _layer_from_config(entry, f"{where}, layer {pos}")
+    count = sum(entry["class_name"] != "InputLayer" for _, entry in entries)
     if count > _limits.MAX_LAYERS:
         raise ModelFileError(f"{where}: {count} layers, more than {_limits.MAX_LAYERS}")
 
