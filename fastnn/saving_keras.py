@@ -293,7 +293,12 @@ class LayerRow:
         self.keras_class, self.fastnn_class = keras_class, fastnn_class
         self.to_keras, self.from_keras = to_keras, from_keras
         self.get_variables = get_variables or (lambda layer: list(layer.get_weights()))
-        self.set_variables = set_variables or (lambda layer, arrays: layer.set_weights(arrays))
+        self.set_variables = set_variables or _set_weights
+
+
+def _set_weights(layer, arrays):
+    if arrays or layer.get_weights():
+        layer.set_weights(arrays)
 
 
 def _dense_to_keras(layer):

@@ -1,0 +1,322 @@
+"""Keras 3 files written and read by fastnn alone (h5py only): round trips, the suffix rules, and hostile archives.
+
+The interoperability with Keras itself (files made by Keras, files read by Keras) is in test_keras_interop.py.
+"""
+
+import io
+import json
+import os
+import struct
+import zipfile
+
+import numpy as np
+import pytest
+
+from _extras import require
+
+h5py = require("h5py")
+
+import fastnn  # noqa: E402
+from fastnn import Input, Model, Sequential, load_model  # noqa: E402
+from fastnn.errors import ModelFileError  # noqa: E402
+from fastnn.layers import Activation, Dense, Dropout, Flatten  # noqa: E402
+
+X = np.random.default_rng(0).normal(size=(16, 4)).astype(np.float32)
+
+
+def sequential(dtype="float32"):
+    fastnn.utils.set_random_seed(1)
+    return Sequential([Dense(5, activation="gelu", input_shape=(4,), kernel_regularizer=fastnn.regularizers.l2(0.01)),
+                       Dropout(0.25), Activation("softsign"), Dense(3, activation="softmax", use_bias=False)],
+                      name="seq", dtype=dtype)
+
+
+def functional():
+    fastnn.utils.set_random_seed(2)
+    x = Input(shape=(4,), name="features")
+    h = Dense(6, activation="elu", name="hidden")(x)
+    return Model(inputs=x, outputs=Dense(2, name="scores")(h), name="func")
+
+
+def archive_members(path):
+    with zipfile.ZipFile(path) as z:
+        return {info.filename: z.read(info.filename) for info in z.infolist()}
+
+
+def write_archive(path, members, compression=zipfile.ZIP_STORED):
+    with zipfile.ZipFile(path, "w", compression=compression) as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return path
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("make", [sequential, functional])
+def test_keras_archive_round_trip_is_bitwise(tmp_path, make, dtype):
+    model = make() if make is functional else make(dtype)
+    model.compile(optimizer=fastnn.optimizers.Adam(learning_rate=0.005), loss="mse", metrics=["mae"])
+    model.save(tmp_path / "m.keras")
+    members = archive_members(tmp_path / "m.keras")
+    assert sorted(members) == ["config.json", "metadata.json", "model.weights.h5"]
+    assert json.loads(members["metadata.json"])["keras_version"].startswith("3.")
+    loaded = load_model(tmp_path / "m.keras")
+    assert type(loaded) is type(model) and loaded.name == model.name and loaded.dtype == model.dtype
+    assert [l.name for l in loaded.layers] == [l.name for l in model.layers]
+    for a, b in zip(loaded.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+        assert a.dtype == b.dtype
+    np.testing.assert_array_equal(loaded.predict(X, verbose=0), model.predict(X, verbose=0))
+    assert type(loaded.optimizer).__name__ == "Adam"
+    assert loaded.optimizer.learning_rate == pytest.approx(0.005)
+    assert loaded.loss.engine_name == "mse" and loaded.metrics_names[-1] == "mae"
+    loaded.fit(X, np.zeros((16, model.output_shape[-1])), epochs=1, verbose=0)  # compiled: trains on
+
+
+def test_keras_weights_file_layout_and_round_trip(tmp_path):
+    model = sequential()
+    model.save_weights(tmp_path / "w.weights.h5")
+    with h5py.File(tmp_path / "w.weights.h5", "r") as f:
+        # Keras 3's layout: layers by snake_cased class name, variables numbered, the model's own vars group.
+        assert f["layers/dense/vars/0"].shape == (4, 5) and f["layers/dense/vars/1"].shape == (5,)
+        assert f["layers/dense_1/vars/0"].shape == (5, 3) and "1" not in f["layers/dense_1/vars"]
+        assert len(f["layers/dropout/vars"]) == 0 and len(f["layers/activation/vars"]) == 0
+        assert f["vars"].attrs["name"] == "seq" and f["layers/dense/vars"].attrs["name"] == model.layers[0].name
+    other = sequential()
+    other.set_weights([w + 1 for w in other.get_weights()])
+    other.load_weights(tmp_path / "w.weights.h5")
+    for a, b in zip(other.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    third = sequential()
+    third.set_weights([w * 0 for w in third.get_weights()])
+    model.save(tmp_path / "m.keras")
+    third.load_weights(tmp_path / "m.keras")  # a .keras archive holds the weights too, as in Keras
+    np.testing.assert_array_equal(third.predict(X, verbose=0), model.predict(X, verbose=0))
+
+
+def test_functional_archive_names_input_and_chain(tmp_path):
+    model = functional()
+    model.save(tmp_path / "f.keras")
+    config = json.loads(archive_members(tmp_path / "f.keras")["config.json"])
+    assert config["class_name"] == "Functional"
+    assert config["config"]["input_layers"] == ["features", 0, 0]
+    assert config["config"]["output_layers"] == ["scores", 0, 0]
+    hidden = config["config"]["layers"][1]
+    assert hidden["inbound_nodes"][0]["args"][0]["config"]["keras_history"] == ["features", 0, 0]
+    with zipfile.ZipFile(tmp_path / "f.keras") as z, h5py.File(io.BytesIO(z.read("model.weights.h5")), "r") as f:
+        assert "layers/input_layer/vars" in f and f["layers/dense/vars/0"].shape == (4, 6)
+
+
+def test_flatten_first_keeps_the_sample_shape(tmp_path):
+    model = Sequential([Flatten(input_shape=(2, 2)), Dense(3, activation="relu"), Dense(1)])
+    model.save(tmp_path / "m.keras")
+    config = json.loads(archive_members(tmp_path / "m.keras")["config.json"])
+    assert config["config"]["layers"][0]["config"]["batch_shape"] == [None, 2, 2]
+    loaded = load_model(tmp_path / "m.keras")
+    x = X.reshape(-1, 2, 2)
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_suffixes_choose_the_format_and_unknown_ones_are_refused(tmp_path):
+    model = sequential()
+    model.save(tmp_path / "m.fnn")
+    assert (tmp_path / "m.fnn").read_bytes()[8:9] == b"{"  # safetensors
+    model.save(tmp_path / "m.keras")
+    assert (tmp_path / "m.keras").read_bytes()[:4] == b"PK\x03\x04"
+    model.save_weights(tmp_path / "w.weights.h5")
+    assert (tmp_path / "w.weights.h5").read_bytes()[:8] == b"\x89HDF\r\n\x1a\n"
+    with pytest.raises(ValueError, match=r"legacy HDF5.*'\.keras'.*'\.fnn'"):
+        model.save(tmp_path / "m.h5")
+    with pytest.raises(ValueError, match=r"save_weights"):
+        model.save(tmp_path / "m.weights.h5")
+    with pytest.raises(ValueError, match=r"'\.keras'.*'\.fnn'.*got"):
+        model.save(tmp_path / "m.model")
+    with pytest.raises(ValueError, match=r"'\.weights\.h5'.*'\.fnn'"):
+        model.save_weights(tmp_path / "w.keras")
+    assert sorted(os.listdir(tmp_path)) == ["m.fnn", "m.keras", "w.weights.h5"]
+    with pytest.raises(ModelFileError, match="load_weights"):
+        load_model(tmp_path / "w.weights.h5")
+
+
+def test_activation_without_a_keras_twin_cannot_be_saved_as_keras(tmp_path):
+    model = Sequential([Dense(2, activation="step", input_shape=(3,))])
+    with pytest.raises(ValueError, match="'step' has no Keras 3 equivalent"):
+        model.save(tmp_path / "m.keras")
+    assert not os.listdir(tmp_path)  # nothing half-written
+
+
+def test_failed_write_leaves_the_old_file(tmp_path, monkeypatch):
+    model = sequential()
+    model.save(tmp_path / "m.keras")
+    before = (tmp_path / "m.keras").read_bytes()
+    from fastnn import saving_keras
+
+    def boom(*args):
+        raise OSError("disk full")
+    monkeypatch.setattr(saving_keras, "_h5_bytes", boom)
+    with pytest.raises(OSError, match="disk full"):
+        functional().save(tmp_path / "m.keras")
+    assert (tmp_path / "m.keras").read_bytes() == before
+    assert os.listdir(tmp_path) == ["m.keras"]
+
+
+# ----------------------------------------------------------------------------- hostile and damaged archives
+
+
+@pytest.fixture
+def good(tmp_path):
+    model = sequential()
+    model.compile(optimizer="adam", loss="mse")
+    model.save(tmp_path / "good.keras")
+    return archive_members(tmp_path / "good.keras")
+
+
+def rejected(path, match):
+    with pytest.raises(ModelFileError, match=match) as info:
+        load_model(path)
+    assert str(path) in str(info.value)
+    return info.value
+
+
+def with_config(members, edit):
+    config = json.loads(members["config.json"])
+    edit(config)
+    return dict(members, **{"config.json": json.dumps(config)})
+
+
+def layer_config(config, index):
+    return config["config"]["layers"][index]
+
+
+def patch_central_size(data, name, file_size):
+    """The archive with the central directory's uncompressed size of `name` replaced (a forged declaration)."""
+    data = bytearray(data)
+    pos = data.find(b"PK\x01\x02")
+    while pos >= 0:
+        name_len = struct.unpack_from("<H", data, pos + 28)[0]
+        if bytes(data[pos + 46:pos + 46 + name_len]) == name.encode():
+            struct.pack_into("<I", data, pos + 24, file_size)
+            return bytes(data)
+        pos = data.find(b"PK\x01\x02", pos + 4)
+    raise AssertionError(name)
+
+
+def test_zip_bombs_are_refused_from_their_declared_sizes(tmp_path, good):
+    path = write_archive(tmp_path / "a.keras", good)
+    forged = patch_central_size(path.read_bytes(), "config.json", 0xFFFFFFF0)
+    (tmp_path / "b.keras").write_bytes(forged)
+    rejected(tmp_path / "b.keras", "config.json.*declares 4294967280 bytes, above the limit")
+    # Deflated data claiming more than DEFLATE can expand to.
+    path = write_archive(tmp_path / "c.keras", good, compression=zipfile.ZIP_DEFLATED)
+    with zipfile.ZipFile(path) as z:
+        compressed = z.getinfo("model.weights.h5").compress_size
+    forged = patch_central_size(path.read_bytes(), "model.weights.h5", compressed * 5000)
+    (tmp_path / "d.keras").write_bytes(forged)
+    rejected(tmp_path / "d.keras", "decompression bomb")
+    # A real deflated archive reads.
+    np.testing.assert_array_equal(load_model(path).predict(X, verbose=0), sequential().predict(X, verbose=0))
+
+
+def test_archive_members_are_a_closed_list(tmp_path, good):
+    rejected(write_archive(tmp_path / "t.keras", dict(good, **{"../../evil.py": b"x"})), "path traversal")
+    rejected(write_archive(tmp_path / "a.keras", dict(good, **{"/etc/passwd": b"x"})), "path traversal")
+    rejected(write_archive(tmp_path / "u.keras", dict(good, **{"extra.bin": b"x"})), "unexpected archive member")
+    rejected(write_archive(tmp_path / "s.keras", dict(good, **{"assets/vocab.txt": b"x"})), "assets")
+    missing = dict(good)
+    del missing["model.weights.h5"]
+    rejected(write_archive(tmp_path / "m.keras", missing), "no model.weights.h5")
+    (tmp_path / "cut.keras").write_bytes(write_archive(tmp_path / "full.keras", good).read_bytes()[:-200])
+    rejected(tmp_path / "cut.keras", "zip")
+
+
+def test_damaged_members_are_refused(tmp_path, good):
+    rejected(write_archive(tmp_path / "h.keras", dict(good, **{"model.weights.h5": b"not hdf5 at all"})),
+             "not an HDF5 file")
+    rejected(write_archive(tmp_path / "j.keras", dict(good, **{"config.json": b"{nope"})), "config.json is not valid")
+    rejected(write_archive(tmp_path / "d.keras", dict(good, **{"config.json": b"[" * 100 + b"]" * 100})), "nested")
+    rejected(write_archive(tmp_path / "v.keras", dict(good, **{"metadata.json": b'{"keras_version": "2.15.0"}'})),
+             "Keras 3")
+    path = write_archive(tmp_path / "crc.keras", good)
+    data = bytearray(path.read_bytes())
+    at = data.find(b'"units"')
+    data[at + 1] = ord("U")  # one byte changed inside the stored config.json: the CRC no longer matches
+    (tmp_path / "crc2.keras").write_bytes(bytes(data))
+    rejected(tmp_path / "crc2.keras", "cannot be read|CRC")
+
+
+@pytest.mark.parametrize("edit, match", [
+    (lambda c: layer_config(c, 1).update(class_name="Lambda"), 'class "Lambda" is not one fastnn reads'),
+    (lambda c: layer_config(c, 1).update(module="my_package.layers"), "not a Keras built-in"),
+    (lambda c: layer_config(c, 1).update(registered_name="Custom>Dense"), "custom object"),
+    (lambda c: layer_config(c, 1)["config"].update(units=2 ** 40), "units must be an integer"),
+    (lambda c: layer_config(c, 1)["config"].update(kernel_constraint={"class_name": "NonNeg"}), "kernel_constraint"),
+    (lambda c: layer_config(c, 1)["config"].update(activation="mish"), "activation \"mish\" is not one fastnn has"),
+    (lambda c: layer_config(c, 1)["config"].update(activation={"module": "x", "class_name": "f"}), "built-in name"),
+    (lambda c: layer_config(c, 0)["config"].update(batch_shape=[None, 2 ** 40]), "batch_shape"),
+    (lambda c: layer_config(c, 1)["config"].update(dtype="mixed_float16"), "dtype"),
+    (lambda c: c.update(class_name="MyModel"), 'class "MyModel"'),
+    (lambda c: c["compile_config"]["optimizer"].update(module="evil.optimizers"), "not a Keras built-in"),
+    (lambda c: c["compile_config"].update(loss={"module": "keras.losses", "class_name": "function",
+                                                "config": "x"}), "loss function object"),
+    (lambda c: layer_config(c, 1)["config"].update(brand_new_option=3), "unknown setting 'brand_new_option'"),
+])
+def test_configs_outside_the_closed_lists_are_refused(tmp_path, good, edit, match):
+    rejected(write_archive(tmp_path / "x.keras", with_config(good, edit)), match)
+
+
+def test_weights_are_checked_against_the_config(tmp_path, good):
+    def rewrite(edit):
+        buffer = io.BytesIO(good["model.weights.h5"])
+        out = io.BytesIO()
+        with h5py.File(buffer, "r") as src, h5py.File(out, "w") as dst:
+            for key in src:
+                src.copy(key, dst)
+            edit(dst)
+        return dict(good, **{"model.weights.h5": out.getvalue()})
+
+    def replace(path, value):
+        def edit(f):
+            del f[path]
+            f[path] = value
+        return edit
+
+    cases = [
+        (replace("layers/dense/vars/0", np.zeros((4, 6), np.float32)), r"shape \(4, 6\).*implies \(4, 5\)"),
+        (replace("layers/dense/vars/0", np.zeros((4, 5), np.int32)), "dtype int32"),
+        (replace("layers/dense/vars/1", np.full(5, np.nan, np.float32)), "NaN"),
+        (lambda f: f.__delitem__("layers/dense_1/vars/0"), "holds"),
+        (lambda f: f.__delitem__("layers/dense"), "no group"),
+        (lambda f: f["layers/dense/vars"].create_dataset("2", data=np.zeros(1, np.float32)), "holds"),
+    ]
+    for i, (edit, match) in enumerate(cases):
+        rejected(write_archive(tmp_path / f"w{i}.keras", rewrite(edit)), match)
+
+    def soft(f):
+        f["elsewhere"] = f["layers/dense/vars/0"][()]
+        del f["layers/dense/vars/0"]
+        f["layers/dense/vars/0"] = h5py.SoftLink("/elsewhere")
+    rejected(write_archive(tmp_path / "soft.keras", rewrite(soft)), "SoftLink")
+
+    def external(f):
+        del f["layers/dense/vars/0"]
+        (tmp_path / "secret.bin").write_bytes(np.ones(20, np.float32).tobytes())
+        f["layers/dense/vars"].create_dataset("0", shape=(4, 5), dtype=np.float32,
+                                               external=[(str(tmp_path / "secret.bin"), 0, 80)])
+    rejected(write_archive(tmp_path / "ext.keras", rewrite(external)), "outside the file")
+
+
+def test_a_failed_load_weights_changes_nothing(tmp_path, good):
+    model = sequential()
+    model.save_weights(tmp_path / "w.weights.h5")
+    with h5py.File(tmp_path / "w.weights.h5", "a") as f:
+        del f["layers/dense_1/vars/0"]
+        f["layers/dense_1/vars/0"] = np.zeros((5, 4), np.float32)
+    target = sequential()
+    target.set_weights([w + 3 for w in target.get_weights()])
+    before = target.get_weights()
+    with pytest.raises(ModelFileError, match="shape"):
+        target.load_weights(tmp_path / "w.weights.h5")
+    for a, b in zip(target.get_weights(), before):
+        np.testing.assert_array_equal(a, b)  # the first layer, read fine, was not set either
+    other = functional()  # another architecture: refused by shape
+    with pytest.raises(ModelFileError, match=r"shape \(4, 5\).*implies \(4, 6\)"):
+        other.load_weights(write_archive(tmp_path / "good.keras", good))
