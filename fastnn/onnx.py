@@ -162,11 +162,43 @@ def _identity(g, layer, x):
     return g.op("Identity", [x], layer.name)
 
 
+def _relu_layer(g, layer, x):
+    """Keras's relu(x, negative_slope, max_value, threshold): clip(x * [x > threshold], 0, max_value)
+    - negative_slope * relu(threshold - x)."""
+    t = g.const(layer.threshold, f"{layer.name}/threshold")
+    mask = g.op("Cast", [g.op("Greater", [x, t])], to=g.helper.np_dtype_to_tensor_dtype(g.dtype))
+    y = g.op("Relu", [g.op("Mul", [x, mask])])
+    if layer.max_value is not None:
+        y = g.op("Min", [y, g.const(layer.max_value, f"{layer.name}/max_value")])
+    if layer.negative_slope:
+        below = g.op("Relu", [g.op("Sub", [t, x])])
+        y = g.op("Sub", [y, g.op("Mul", [below, g.const(layer.negative_slope, f"{layer.name}/slope")])])
+    return y
+
+
+def _slope_below_zero(g, x, slope):  # relu(x) - slope * relu(-x): x for x >= 0, slope * x below (exact)
+    return g.op("Sub", [g.op("Relu", [x]), g.op("Mul", [g.op("Relu", [g.op("Neg", [x])]), slope])])
+
+
+def _elu_layer(g, layer, x):  # x > 0 ? x : alpha (exp(x) - 1)
+    neg = g.op("Mul", [_expm1_neg(g, x), g.const(layer.alpha, f"{layer.name}/alpha")])
+    return g.op("Add", [g.op("Relu", [x]), neg], layer.name)
+
+
 LAYERS = {
     "Dense": _dense,
     "Activation": lambda g, layer, x: _activation(g, layer.activation_name, x, f"layer {layer.name!r}"),
     "Dropout": _identity,
     "Flatten": lambda g, layer, x: g.op("Flatten", [x], layer.name, axis=1),
+    "Softmax": lambda g, layer, x: g.op("Softmax", [x], layer.name, axis=-1),
+    "ReLU": _relu_layer,
+    "LeakyReLU": lambda g, layer, x: _slope_below_zero(g, x, g.const(layer.negative_slope, f"{layer.name}/slope")),
+    "PReLU": lambda g, layer, x: _slope_below_zero(g, x, g.const(layer.get_weights()[0], f"{layer.name}/alpha")),
+    "ELU": _elu_layer,
+    "Identity": _identity,
+    "GaussianNoise": _identity,  # the noise layers act in training only
+    "GaussianDropout": _identity,
+    "AlphaDropout": _identity,
 }
 
 

@@ -281,16 +281,16 @@ def _activation_from_keras(value, where):
 class LayerRow:
     """How one layer class reads and writes in Keras's format.
 
-    keras_class      the class name in config.json (and, snake_cased, the HDF5 group name)
-    fastnn_class     the fastnn layer class
+    keras_class      the class name in config.json (and, snake_cased, the HDF5 group name); fastnn's class of the
+                     same name (fastnn's layers have Keras's names)
     to_keras         layer -> the layer-specific Keras config keys (name, trainable and dtype are added)
     from_keras       (_Settings, dtype) -> fastnn layer (name and trainable are added)
     get_variables    layer -> its weights in Keras's variable order (default: get_weights())
     set_variables    (layer, arrays in Keras's order) -> None (default: set_weights)
     """
 
-    def __init__(self, keras_class, fastnn_class, to_keras, from_keras, get_variables=None, set_variables=None):
-        self.keras_class, self.fastnn_class = keras_class, fastnn_class
+    def __init__(self, keras_class, to_keras, from_keras, get_variables=None, set_variables=None):
+        self.keras_class = keras_class
         self.to_keras, self.from_keras = to_keras, from_keras
         self.get_variables = get_variables or (lambda layer: list(layer.get_weights()))
         self.set_variables = set_variables or _set_weights
@@ -349,21 +349,89 @@ def add_layer_row(row):
     LAYERS[row.keras_class] = row
 
 
-add_layer_row(LayerRow("Dense", layers_module.Dense, _dense_to_keras, _dense_from_keras))
-add_layer_row(LayerRow("Activation", layers_module.Activation,
-                       lambda layer: {"activation": _activation_to_keras(layer.activation_name,
+add_layer_row(LayerRow("Dense", _dense_to_keras, _dense_from_keras))
+add_layer_row(LayerRow("Activation", lambda layer: {"activation": _activation_to_keras(layer.activation_name,
                                                                          f"layer {layer.name!r}")},
                        _activation_layer_from_keras))
-add_layer_row(LayerRow("Dropout", layers_module.Dropout,
-                       lambda layer: {"rate": layer.rate, "seed": None, "noise_shape": None}, _dropout_from_keras))
-add_layer_row(LayerRow("Flatten", layers_module.Flatten, lambda layer: {"data_format": "channels_last"},
-                       _flatten_from_keras))
+add_layer_row(LayerRow("Dropout", lambda layer: {"rate": layer.rate, "seed": None, "noise_shape": None},
+                       _dropout_from_keras))
+add_layer_row(LayerRow("Flatten", lambda layer: {"data_format": "channels_last"}, _flatten_from_keras))
+
+
+def _layer_class(name):
+    """fastnn's layer class of this (Keras) name: fastnn.layers exports every layer."""
+    cls = getattr(layers_module, name, None)
+    if not (isinstance(cls, type) and issubclass(cls, layers_module.Layer)):
+        raise ModelFileError(f"layer class {name} is not in this fastnn")
+    return cls
+
+
+def _simple_row(name, numbers=(), seed=False, fixed=()):
+    """A row for a layer whose settings are a few numbers (or None), an unused seed and Keras-only options that
+    must stay at their defaults: fixed = ((key, default), ...)."""
+    def to_keras(layer):
+        cfg = {key: getattr(layer, key) for key in numbers}
+        if seed:
+            cfg["seed"] = getattr(layer, "seed", None)
+        cfg.update(dict(fixed))
+        return cfg
+
+    def from_keras(s, kwargs):
+        for key in numbers:
+            if key in s.cfg:
+                value = s.get(key)
+                kwargs[key] = None if value is None else s.number(key)
+        if seed:
+            value = s.get("seed")
+            if value is not None:
+                kwargs["seed"] = s.int("seed", None, 0, 2 ** 63 - 1)
+        for key, default in fixed:
+            s.default(key, default)
+        return _layer_class(name)(**kwargs)
+
+    add_layer_row(LayerRow(name, to_keras, from_keras))
+
+
+# The activation and noise layers: numbers in, numbers out (ReLU's max_value may be None).
+_simple_row("ReLU", ("max_value", "negative_slope", "threshold"))
+_simple_row("LeakyReLU", ("negative_slope",))
+_simple_row("ELU", ("alpha",))
+_simple_row("Identity")
+_simple_row("GaussianNoise", ("stddev",), seed=True)
+_simple_row("GaussianDropout", ("rate",), seed=True)
+_simple_row("AlphaDropout", ("rate",), seed=True, fixed=(("noise_shape", None),))
+
+
+def _softmax_from_keras(s, kwargs):
+    axis = s.get("axis", -1)
+    if axis not in (-1, 1, [-1], [1]):
+        s.fail(f"axis={_short(axis)}: fastnn samples are 1-D, so the softmax runs over the features (-1)")
+    return _layer_class("Softmax")(axis=-1, **kwargs)
+
+
+add_layer_row(LayerRow("Softmax", lambda layer: {"axis": -1}, _softmax_from_keras))
+
+
+def _prelu_from_keras(s, kwargs):
+    init = _initializer_from_keras(s.get("alpha_initializer", "zeros"), f"{s.where}, alpha_initializer")
+    reg = _regularizer_from_keras(s.get("alpha_regularizer"), f"{s.where}, alpha_regularizer")
+    s.default("alpha_constraint", None)
+    shared = s.get("shared_axes")
+    if shared is not None:
+        s.fail(f"shared_axes={_short(shared)}: fastnn's PReLU has one alpha per feature (shared_axes=None)")
+    return _layer_class("PReLU")(alpha_initializer=init, alpha_regularizer=reg, **kwargs)
+
+
+add_layer_row(LayerRow("PReLU", lambda layer: {
+    "alpha_initializer": _initializer_to_keras(layer.alpha_initializer),
+    "alpha_regularizer": _regularizer_to_keras(layer.alpha_regularizer), "alpha_constraint": None,
+    "shared_axes": None}, _prelu_from_keras))
 
 
 def _row_for(layer):
-    for row in LAYERS.values():
-        if type(layer) is row.fastnn_class:
-            return row
+    row = LAYERS.get(type(layer).__name__)
+    if row is not None and isinstance(layer, layers_module.Layer):
+        return row
     raise ValueError(f"layer {layer.name!r} ({type(layer).__name__}) has no Keras file form; save the model in "
                      "fastnn's own format (a .fnn file) instead")
 
