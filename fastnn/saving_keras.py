@@ -680,46 +680,85 @@ def _read_member(archive, info, limit, where):
     return data
 
 
-def _read_archive(path, where, max_bytes):
-    stream, size = _open_regular(path, where)
-    with stream:
-        head = stream.read(8)
-        stream.seek(0)
-        if not is_keras_archive(head):
-            raise ModelFileError("not a zip archive, so not a .keras file", where)
+class _Archive:
+    """An open .keras archive whose member list has been checked: a closed list of names (no path), each once, the
+    stored sizes adding up to no more than the file. `read(name, limit)` then checks the member's declared size
+    against `limit` before decompressing it."""
+
+    def __init__(self, path, where):
+        self.where = where
+        self.stream, size = _open_regular(path, where)
         try:
-            archive = zipfile.ZipFile(stream, "r")
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError) as e:
-            raise ModelFileError(f"not a valid zip archive ({e})", where) from None
-        with archive:
-            infos = archive.infolist()
-            if len(infos) > MAX_ARCHIVE_MEMBERS:
-                raise ModelFileError(f"archive has {len(infos)} members, above {MAX_ARCHIVE_MEMBERS}", where)
-            found = {}
-            for info in infos:
-                name = info.filename
-                if name.startswith(("/", "\\")) or ".." in re.split(r"[\\/]", name) or ":" in name or "\0" in name:
-                    raise ModelFileError(f"archive member name {name[:80]!r} points outside the archive (path "
-                                         "traversal)", where)
-                if name in found:
-                    raise ModelFileError(f"archive holds {name!r} twice", where)
-                if name not in _MEMBERS:
-                    if name.startswith("assets/"):
-                        raise ModelFileError(f"archive holds layer assets ({name[:80]!r}); fastnn's layers have none",
-                                             where)
-                    raise ModelFileError(f"unexpected archive member {name[:80]!r}; a .keras file holds "
-                                         f"{', '.join(_MEMBERS)}", where)
-                found[name] = info
-            total = sum(info.compress_size for info in infos)
-            if total > size:
-                raise ModelFileError(f"archive members claim {total} stored bytes, more than the file's {size}", where)
-            missing = [name for name in _MEMBERS if name not in found]
-            if missing:
-                raise ModelFileError(f"archive has no {', '.join(missing)} (not a complete .keras file)", where)
-            metadata = _read_member(archive, found[METADATA_NAME], MAX_METADATA_BYTES, where)
-            config = _read_member(archive, found[CONFIG_NAME], saving.MAX_CONFIG_BYTES, where)
-            weights = _read_member(archive, found[WEIGHTS_NAME], max_bytes, where)
-    return metadata, config, weights
+            head = self.stream.read(8)
+            self.stream.seek(0)
+            if not is_keras_archive(head):
+                raise ModelFileError("not a zip archive, so not a .keras file", where)
+            try:
+                self.zip = zipfile.ZipFile(self.stream, "r")
+            except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError) as e:
+                raise ModelFileError(f"not a valid zip archive ({e})", where) from None
+            self.members = self._check_members(self.zip.infolist(), size)
+        except BaseException:
+            self.stream.close()
+            raise
+
+    def _check_members(self, infos, size):
+        where = self.where
+        if len(infos) > MAX_ARCHIVE_MEMBERS:
+            raise ModelFileError(f"archive has {len(infos)} members, above {MAX_ARCHIVE_MEMBERS}", where)
+        found = {}
+        for info in infos:
+            name = info.filename
+            if name.startswith(("/", "\\")) or ".." in re.split(r"[\\/]", name) or ":" in name or "\0" in name:
+                raise ModelFileError(f"archive member name {name[:80]!r} points outside the archive (path "
+                                     "traversal)", where)
+            if name in found:
+                raise ModelFileError(f"archive holds {name!r} twice", where)
+            if name not in _MEMBERS:
+                if name.startswith("assets/"):
+                    raise ModelFileError(f"archive holds layer assets ({name[:80]!r}); fastnn's layers have none",
+                                         where)
+                raise ModelFileError(f"unexpected archive member {name[:80]!r}; a .keras file holds "
+                                     f"{', '.join(_MEMBERS)}", where)
+            found[name] = info
+        total = sum(info.compress_size for info in infos)
+        if total > size:
+            raise ModelFileError(f"archive members claim {total} stored bytes, more than the file's {size}", where)
+        missing = [name for name in _MEMBERS if name not in found]
+        if missing:
+            raise ModelFileError(f"archive has no {', '.join(missing)} (not a complete .keras file)", where)
+        return found
+
+    def read(self, name, limit):
+        try:
+            return _read_member(self.zip, self.members[name], limit, self.where)
+        except OSError as e:
+            raise ModelFileError(f"reading failed: {e.strerror or e}", self.where) from None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.zip.close()
+        self.stream.close()
+
+
+def _weights_limit(model, max_bytes):
+    """The most bytes a Keras weights file for `model` can need: every variable in float64, plus HDF5's own
+    headers (a few kilobytes per group and dataset). A member declaring more is refused before it is read."""
+    variables = params = 0
+    for layer in _all_layers(model):
+        for array in layer.get_weights():
+            variables += 1
+            params += array.size
+    return min(max_bytes, 8 * params + 16384 * (variables + 2 * len(_all_layers(model)) + 8))
+
+
+def _all_layers(model):
+    out = []
+    for layer in model._chain:
+        out += _all_layers(layer) if _is_model(layer) else [layer]
+    return out
 
 
 def _parse_json(data, what, where, limit):
@@ -1066,15 +1105,18 @@ def load_keras_model(filepath, compile=True, max_bytes=saving.DEFAULT_MAX_BYTES)
     """A fastnn model from a Keras 3 `.keras` archive (see the module docstring for what is checked)."""
     _require_h5py()
     where = saving._fspath(filepath, "filepath")
-    metadata, config_bytes, weights = _read_archive(where, where, max_bytes)
-    _check_metadata(_parse_json(metadata, "metadata.json", where, 10_000), where)
-    config = _parse_json(config_bytes, "config.json", where, saving.MAX_CONFIG_ITEMS)
-    try:
-        model = _model_from_entry(config, "config.json")
-    except ModelFileError as e:
-        raise ModelFileError(e.reason, where) from None
-    if not model.built:
-        raise ModelFileError("config.json: the model has no input shape (it was never built)", where)
+    with _Archive(where, where) as archive:
+        _check_metadata(_parse_json(archive.read(METADATA_NAME, MAX_METADATA_BYTES), "metadata.json", where, 10_000),
+                        where)
+        config = _parse_json(archive.read(CONFIG_NAME, saving.MAX_CONFIG_BYTES), "config.json", where,
+                             saving.MAX_CONFIG_ITEMS)
+        try:
+            model = _model_from_entry(config, "config.json")
+        except ModelFileError as e:
+            raise ModelFileError(e.reason, where) from None
+        if not model.built:
+            raise ModelFileError("config.json: the model has no input shape (it was never built)", where)
+        weights = archive.read(WEIGHTS_NAME, _weights_limit(model, max_bytes))
     with _open_h5(weights, where) as h5:
         try:
             _read_model_vars(h5, "", model, where)
@@ -1094,20 +1136,28 @@ def load_keras_weights(model, filepath, max_bytes=saving.DEFAULT_MAX_BYTES):
     """Reads weights into a built `model` from a Keras `.weights.h5` file or a `.keras` archive."""
     _require_h5py()
     where = saving._fspath(filepath, "filepath")
+    limit = _weights_limit(model, max_bytes)
     stream, size = _open_regular(where, where)
     with stream:
         head = stream.read(8)
+        if is_hdf5(head):
+            if size > limit:
+                raise ModelFileError(f"file has {size} bytes, more than weights for model {model.name!r} can need "
+                                     f"({limit})", where)
+            stream.seek(0)
+            weights = stream.read(size + 1)
     if is_keras_archive(head):
-        weights = _read_archive(where, where, max_bytes)[2]
-    elif is_hdf5(head):
-        if size > max_bytes:
-            raise ModelFileError(f"file has {size} bytes, above max_bytes={max_bytes}", where)
-        with open(where, "rb") as f:
-            weights = f.read(size + 1)
-    else:
+        with _Archive(where, where) as archive:
+            weights = archive.read(WEIGHTS_NAME, limit)
+    elif not is_hdf5(head):
         raise ModelFileError("neither a Keras weights file (HDF5) nor a .keras archive", where)
     with _open_h5(weights, where) as h5:
-        _read_model_vars(h5, "", model, where)
+        try:
+            _read_model_vars(h5, "", model, where)
+        except ModelFileError:
+            raise
+        except (ValueError, TypeError) as e:
+            raise ModelFileError(f"the weights do not fit the model: {e}", where) from None
 
 
 # ----------------------------------------------------------------------------- which format a path means

@@ -208,10 +208,14 @@ def test_zip_bombs_are_refused_from_their_declared_sizes(tmp_path, good):
     # Deflated data claiming more than DEFLATE can expand to.
     path = write_archive(tmp_path / "c.keras", good, compression=zipfile.ZIP_DEFLATED)
     with zipfile.ZipFile(path) as z:
-        compressed = z.getinfo("model.weights.h5").compress_size
-    forged = patch_central_size(path.read_bytes(), "model.weights.h5", compressed * 5000)
+        compressed = z.getinfo("config.json").compress_size
+    forged = patch_central_size(path.read_bytes(), "config.json", compressed * 5000)
     (tmp_path / "d.keras").write_bytes(forged)
     rejected(tmp_path / "d.keras", "decompression bomb")
+    # A weights member larger than the config's weights can need is refused before it is read.
+    padded = write_archive(tmp_path / "e.keras", dict(good, **{"model.weights.h5": good["model.weights.h5"] +
+                                                             b"\0" * (4 << 20)}))
+    rejected(padded, "model.weights.h5.*declares.*above the limit")
     # A real deflated archive reads.
     np.testing.assert_array_equal(load_model(path).predict(X, verbose=0), sequential().predict(X, verbose=0))
 
