@@ -32,6 +32,7 @@ import math
 import os
 import re
 import stat
+import warnings
 import zipfile
 import zlib
 
@@ -94,6 +95,11 @@ def is_hdf5(head):
 # ----------------------------------------------------------------------------- settings, checked
 
 
+class _NotSupported(ModelFileError):
+    """A Keras built-in that fastnn does not have (a class, an activation, a setting): refused in a layer; in the
+    compile settings it leaves the model uncompiled, with a warning."""
+
+
 class _Settings:
     """A Keras config dict being translated: each key taken once, the rest must be absent or at Keras's default.
 
@@ -106,7 +112,7 @@ class _Settings:
         self.cfg, self.where, self.used = cfg, where, set()
 
     def fail(self, message):
-        raise ModelFileError(f"{self.where}: {message}")
+        raise _NotSupported(f"{self.where}: {message}")
 
     def get(self, key, default=None):
         self.used.add(key)
@@ -156,16 +162,16 @@ def _object(entry, where, modules, classes):
     if not isinstance(entry, dict):
         raise ModelFileError(f"{where}: expected a serialized Keras object, got {_short(entry)}")
     cls, module, registered = entry.get("class_name"), entry.get("module"), entry.get("registered_name")
-    if not isinstance(cls, str) or cls not in classes:
-        raise ModelFileError(f"{where}: class {_short(cls)} is not one fastnn reads (it reads "
-                             f"{', '.join(sorted(classes))}); custom objects and Lambda layers are never loaded")
     ok_module = module in modules if isinstance(modules, (set, frozenset)) else \
         isinstance(module, str) and modules.fullmatch(module)
     if module is not None and not ok_module:
-        raise ModelFileError(f"{where}: {cls} from module {_short(module)} is not a Keras built-in")
+        raise ModelFileError(f"{where}: {_short(cls)} from module {_short(module)} is not a Keras built-in")
     if registered is not None and registered != cls:
         raise ModelFileError(f"{where}: registered_name {_short(registered)} names a custom object; "
                              "fastnn loads only Keras's built-in classes")
+    if not isinstance(cls, str) or cls not in classes:
+        raise _NotSupported(f"{where}: class {_short(cls)} is not one fastnn reads (it reads "
+                            f"{', '.join(sorted(classes))}); custom objects and Lambda layers are never loaded")
     unknown = set(entry) - {"module", "class_name", "config", "registered_name", "build_config", "compile_config",
                             "name", "inbound_nodes", "shared_object_id"}
     if unknown:
@@ -1048,7 +1054,7 @@ def _compile_from_keras(model, cfg, where):
     try:
         model.compile(optimizer=optimizer, loss=loss, metrics=metric_list)
     except (ValueError, TypeError) as e:
-        raise ModelFileError(f"{where}: invalid compile settings: {e}") from None
+        raise _NotSupported(f"{where}: invalid compile settings: {e}") from None
 
 
 _LOSS_CLASSES = {c.__name__: c for c in vars(losses).values()
@@ -1057,15 +1063,32 @@ _METRIC_CLASSES = {c.__name__: c for c in vars(metrics_module).values()
                    if isinstance(c, type) and issubclass(c, metrics_module.Metric) and c is not metrics_module.Metric}
 
 
+_LOSS_MODULES = {"keras.losses", "keras.src.losses.losses", "keras.src.losses"}
+_METRIC_MODULES = {"keras.metrics", "keras.src.metrics", "keras.src.losses.losses", "keras.losses"}
+
+
+def _function_name(entry, where, modules):
+    """The name of a built-in loss or metric function Keras serialized as {"class_name": "function", "config":
+    name}; None for anything else."""
+    if not (isinstance(entry, dict) and entry.get("class_name") == "function"):
+        return None
+    module, name = entry.get("module"), entry.get("config")
+    if module not in modules or entry.get("registered_name") not in (None, "function") or not isinstance(name, str) \
+            or not re.fullmatch(r"[a-z_]{1,64}", name):
+        raise ModelFileError(f"{where}: function {_short(name)} from {_short(module)} is not a Keras built-in")
+    return name
+
+
 def _loss_from_keras(entry, where):
     if isinstance(entry, str):
         try:
             return losses.get(entry)
         except ValueError as e:
-            raise ModelFileError(f"{where}: {e}") from None
-    if isinstance(entry, dict) and entry.get("class_name") == "function":
-        raise ModelFileError(f"{where}: a loss function object; only built-in loss names and classes are read")
-    cls, cfg = _object(entry, where, {"keras.losses"}, set(_LOSS_CLASSES))
+            raise _NotSupported(f"{where}: {e}") from None
+    name = _function_name(entry, where, _LOSS_MODULES)
+    if name is not None:
+        return _loss_from_keras(name, where)
+    cls, cfg = _object(entry, where, _LOSS_MODULES, set(_LOSS_CLASSES))
     s = _Settings(cfg, f"{where} ({cls})")
     kwargs = {}
     for key in ("from_logits", "label_smoothing", "name", "reduction", "axis", "delta", "ignore_class"):
@@ -1076,13 +1099,16 @@ def _loss_from_keras(entry, where):
     try:
         return _LOSS_CLASSES[cls](**kwargs)
     except (ValueError, TypeError) as e:
-        raise ModelFileError(f"{where}: invalid {cls} settings: {e}") from None
+        raise _NotSupported(f"{where}: invalid {cls} settings: {e}") from None
 
 
 def _metric_from_keras(entry, where):
     if isinstance(entry, str):
         return entry
-    cls, cfg = _object(entry, where, {"keras.metrics"}, set(_METRIC_CLASSES))
+    name = _function_name(entry, where, _METRIC_MODULES)
+    if name is not None:
+        return name
+    cls, cfg = _object(entry, where, _METRIC_MODULES, set(_METRIC_CLASSES))
     s = _Settings(cfg, f"{where} ({cls})")
     kwargs = {key: s.get(key) for key in ("name", "threshold") if key in cfg}
     s.default("dtype", None, "float32", "float64")
@@ -1090,7 +1116,7 @@ def _metric_from_keras(entry, where):
     try:
         return _METRIC_CLASSES[cls](**kwargs)
     except (ValueError, TypeError) as e:
-        raise ModelFileError(f"{where}: invalid {cls} settings: {e}") from None
+        raise _NotSupported(f"{where}: invalid {cls} settings: {e}") from None
 
 
 def _check_metadata(metadata, where):
@@ -1127,6 +1153,9 @@ def load_keras_model(filepath, compile=True, max_bytes=saving.DEFAULT_MAX_BYTES)
     if compile:
         try:
             _compile_from_keras(model, config.get("compile_config"), "config.json")
+        except _NotSupported as e:  # built-ins fastnn lacks (an AUC metric, say): the model itself is fine
+            warnings.warn(f"{where}: the model is loaded uncompiled, its compile settings name what fastnn does not "
+                          f"have ({e.reason}); call compile() with fastnn's settings", stacklevel=3)
         except ModelFileError as e:
             raise ModelFileError(e.reason, where) from None
     return model

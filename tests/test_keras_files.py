@@ -259,12 +259,39 @@ def test_damaged_members_are_refused(tmp_path, good):
     (lambda c: layer_config(c, 1)["config"].update(dtype="mixed_float16"), "dtype"),
     (lambda c: c.update(class_name="MyModel"), 'class "MyModel"'),
     (lambda c: c["compile_config"]["optimizer"].update(module="evil.optimizers"), "not a Keras built-in"),
-    (lambda c: c["compile_config"].update(loss={"module": "keras.losses", "class_name": "function",
-                                                "config": "x"}), "loss function object"),
+    (lambda c: c["compile_config"].update(loss={"module": "os", "class_name": "function", "config": "system"}),
+     "function \"system\" from \"os\" is not a Keras built-in"),
+    (lambda c: c["compile_config"].update(metrics=[{"module": "keras.metrics", "class_name": "AUC",
+                                                    "registered_name": "my>AUC"}]), "custom object"),
     (lambda c: layer_config(c, 1)["config"].update(brand_new_option=3), "unknown setting 'brand_new_option'"),
 ])
 def test_configs_outside_the_closed_lists_are_refused(tmp_path, good, edit, match):
     rejected(write_archive(tmp_path / "x.keras", with_config(good, edit)), match)
+
+
+@pytest.mark.parametrize("edit, match", [
+    (lambda c: c["compile_config"].update(metrics=[{"module": "keras.metrics", "class_name": "AUC", "config": {}}]),
+     'class "AUC" is not one fastnn reads'),
+    (lambda c: c["compile_config"].update(loss="kl_divergence_of_nothing"), "loss"),
+    (lambda c: c["compile_config"]["optimizer"]["config"].update(use_ema=True), "use_ema=true is not supported"),
+])
+def test_compile_settings_fastnn_lacks_leave_the_model_uncompiled(tmp_path, good, edit, match):
+    path = write_archive(tmp_path / "x.keras", with_config(good, edit))
+    with pytest.warns(UserWarning, match=f"loaded uncompiled.*{match}"):
+        model = load_model(path)
+    assert not model.compiled
+    np.testing.assert_array_equal(model.predict(X, verbose=0), sequential().predict(X, verbose=0))
+    assert load_model(path, compile=False).compiled is False
+
+
+def test_keras_function_objects_for_losses_and_metrics_are_read(tmp_path, good):
+    def edit(c):
+        c["compile_config"].update(loss={"module": "keras.losses", "class_name": "function",
+                                         "config": "mean_squared_error", "registered_name": "function"},
+                                   metrics=[{"module": "keras.metrics", "class_name": "function", "config": "mae",
+                                             "registered_name": "function"}])
+    model = load_model(write_archive(tmp_path / "f.keras", with_config(good, edit)))
+    assert model.loss.engine_name == "mse" and model.metrics_names == ["loss", "mae"]
 
 
 def test_weights_are_checked_against_the_config(tmp_path, good):
