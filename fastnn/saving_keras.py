@@ -521,9 +521,10 @@ def _compile_to_keras(model):
     opt_cls = _OPTIMIZER_CLASSES[opt.engine_name]
     keras_opt = {"module": "keras.optimizers", "class_name": opt_cls, "config": opt_cfg, "registered_name": None}
     loss = model.loss
-    loss_cfg = {"name": loss.name, "reduction": "sum_over_batch_size"}
-    if loss.engine_name in losses.CROSSENTROPIES:
-        loss_cfg["from_logits"] = loss.from_logits
+    loss_cfg = dict(loss.get_config())
+    loss_cfg.setdefault("reduction", "sum_over_batch_size")
+    if not loss_cfg.get("from_logits"):
+        loss_cfg.pop("from_logits", None)  # Keras's regression losses take no from_logits
     keras_loss = {"module": "keras.losses", "class_name": type(loss).__name__, "config": loss_cfg,
                   "registered_name": None}
     keras_metrics = []
@@ -531,8 +532,10 @@ def _compile_to_keras(model):
         if isinstance(m, type) and issubclass(m, metrics_module.Metric):
             m = m()
         if isinstance(m, metrics_module.Metric):
-            keras_metrics.append({"module": "keras.metrics", "class_name": type(m).__name__,
-                                  "config": {"name": m.name, "dtype": "float32"}, "registered_name": None})
+            cfg = dict(m.get_config()) if hasattr(m, "get_config") else {"name": m.name}
+            cfg.setdefault("dtype", "float32")
+            keras_metrics.append({"module": "keras.metrics", "class_name": type(m).__name__, "config": cfg,
+                                  "registered_name": None})
         elif isinstance(m, str):
             keras_metrics.append(m)
         else:
@@ -1079,6 +1082,21 @@ def _function_name(entry, where, modules):
     return name
 
 
+def _plain_settings(s):
+    """A loss's or metric's settings as keyword arguments: JSON scalars and lists of them; dtype (float32 or
+    float64, the metric's accumulator in Keras) is left to fastnn."""
+    s.default("dtype", None, "float32", "float64")
+    kwargs = {}
+    for key, value in s.cfg.items():
+        if key == "dtype":
+            continue
+        if not re.fullmatch(r"[a-z_][a-z0-9_]{0,63}", key) or isinstance(value, dict) or (
+                isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value)):
+            s.fail(f"setting {_short(key)}={_short(value)} is not a plain value")
+        kwargs[key] = s.get(key)
+    return kwargs
+
+
 def _loss_from_keras(entry, where):
     if isinstance(entry, str):
         try:
@@ -1090,12 +1108,9 @@ def _loss_from_keras(entry, where):
         return _loss_from_keras(name, where)
     cls, cfg = _object(entry, where, _LOSS_MODULES, set(_LOSS_CLASSES))
     s = _Settings(cfg, f"{where} ({cls})")
-    kwargs = {}
-    for key in ("from_logits", "label_smoothing", "name", "reduction", "axis", "delta", "ignore_class"):
-        if key in cfg:
-            kwargs[key] = s.get(key)
-    s.default("dtype", None, "float32", "float64")
-    s.finish()
+    # The settings go to fastnn's class of the same name, which takes Keras's arguments and refuses what it cannot
+    # honour (TypeError, ValueError); they are JSON numbers, strings and lists, never objects.
+    kwargs = _plain_settings(s)
     try:
         return _LOSS_CLASSES[cls](**kwargs)
     except (ValueError, TypeError) as e:
@@ -1110,9 +1125,7 @@ def _metric_from_keras(entry, where):
         return name
     cls, cfg = _object(entry, where, _METRIC_MODULES, set(_METRIC_CLASSES))
     s = _Settings(cfg, f"{where} ({cls})")
-    kwargs = {key: s.get(key) for key in ("name", "threshold") if key in cfg}
-    s.default("dtype", None, "float32", "float64")
-    s.finish()
+    kwargs = _plain_settings(s)
     try:
         return _METRIC_CLASSES[cls](**kwargs)
     except (ValueError, TypeError) as e:
