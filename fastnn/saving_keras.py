@@ -162,8 +162,8 @@ def _object(entry, where, modules, classes):
     if not isinstance(entry, dict):
         raise ModelFileError(f"{where}: expected a serialized Keras object, got {_short(entry)}")
     cls, module, registered = entry.get("class_name"), entry.get("module"), entry.get("registered_name")
-    ok_module = module in modules if isinstance(modules, (set, frozenset)) else \
-        isinstance(module, str) and modules.fullmatch(module)
+    ok_module = isinstance(module, str) and (module in modules if isinstance(modules, (set, frozenset))
+                                             else modules.fullmatch(module))
     if module is not None and not ok_module:
         raise ModelFileError(f"{where}: {_short(cls)} from module {_short(module)} is not a Keras built-in")
     if registered is not None and registered != cls:
@@ -841,22 +841,32 @@ def _read_vars(h5, path, expected, where):
                              f"variables named 0..{len(expected) - 1}", where)
     arrays = []
     for k, (shape, dtype) in enumerate(expected):
-        ds = _h5_child(group, str(k), "dataset", where)
-        if ds.external or ds.is_virtual:
-            raise ModelFileError(f"HDF5 dataset {ds.name} keeps its data outside the file; refused", where)
-        if ds.dtype not in _FLOAT_DTYPES:
-            raise ModelFileError(f"HDF5 dataset {ds.name} has dtype {ds.dtype}, expected floating point", where)
-        if tuple(ds.shape) != tuple(shape):
-            raise ModelFileError(f"HDF5 dataset {ds.name} has shape {tuple(ds.shape)}, the model's config implies "
-                                 f"{tuple(shape)}", where)
         try:
-            array = np.asarray(ds[()], dtype=dtype)
-        except Exception as e:
-            raise ModelFileError(f"HDF5 dataset {ds.name} cannot be read ({e})", where) from None
-        if not np.isfinite(array).all():
-            raise ModelFileError(f"HDF5 dataset {ds.name} holds NaN or infinity", where)
-        arrays.append(array)
+            arrays.append(_read_dataset(group, str(k), shape, dtype, where))
+        except ModelFileError:
+            raise
+        except Exception as e:  # h5py's errors on a damaged file: OSError, KeyError, ValueError, ...
+            raise ModelFileError(f"HDF5 dataset {group.name}/{k} cannot be read ({type(e).__name__}: {e})",
+                                 where) from None
     return arrays
+
+
+def _read_dataset(group, name, shape, dtype, where):
+    """One variable: a hard-linked dataset in the file, floating point, of the expected shape, finite."""
+    ds = _h5_child(group, name, "dataset", where)
+    if ds is None:
+        raise ModelFileError(f"HDF5 dataset {group.name}/{name} is missing", where)
+    if ds.external or ds.is_virtual:
+        raise ModelFileError(f"HDF5 dataset {ds.name} keeps its data outside the file; refused", where)
+    if ds.dtype not in _FLOAT_DTYPES:
+        raise ModelFileError(f"HDF5 dataset {ds.name} has dtype {ds.dtype}, expected floating point", where)
+    if tuple(ds.shape) != tuple(shape):
+        raise ModelFileError(f"HDF5 dataset {ds.name} has shape {tuple(ds.shape)}, the model's config implies "
+                             f"{tuple(shape)}", where)
+    array = np.asarray(ds[()], dtype=dtype)
+    if not np.isfinite(array).all():
+        raise ModelFileError(f"HDF5 dataset {ds.name} holds NaN or infinity", where)
+    return array
 
 
 def _read_model_vars(h5, path, model, where):
@@ -1076,8 +1086,9 @@ def _function_name(entry, where, modules):
     if not (isinstance(entry, dict) and entry.get("class_name") == "function"):
         return None
     module, name = entry.get("module"), entry.get("config")
-    if module not in modules or entry.get("registered_name") not in (None, "function") or not isinstance(name, str) \
-            or not re.fullmatch(r"[a-z_]{1,64}", name):
+    registered = entry.get("registered_name")
+    if not isinstance(module, str) or module not in modules or registered not in (None, "function") or \
+            not isinstance(name, str) or not re.fullmatch(r"[a-z_]{1,64}", name):
         raise ModelFileError(f"{where}: function {_short(name)} from {_short(module)} is not a Keras built-in")
     return name
 

@@ -7,6 +7,7 @@ import io
 import json
 import os
 import struct
+import warnings
 import zipfile
 
 import numpy as np
@@ -351,3 +352,47 @@ def test_a_failed_load_weights_changes_nothing(tmp_path, good):
     other = functional()  # another architecture: refused by shape
     with pytest.raises(ModelFileError, match=r"shape \(4, 5\).*implies \(4, 6\)"):
         other.load_weights(write_archive(tmp_path / "good.keras", good))
+
+
+def test_mutated_configs_and_bytes_give_a_model_or_model_file_error(tmp_path, good):
+    """A small deterministic fuzz: random values put anywhere in config.json, random bytes changed in the weights
+    file; every outcome is a model or a ModelFileError, never another exception."""
+    import random
+    rng = random.Random(0)
+    config = json.loads(good["config.json"])
+    values = [None, -1, 0, 2 ** 70, 1e308, "x", [], {}, 1.5, True, "relu", [None, 4], {"class_name": "Lambda"},
+              "__main__", [[["a"]]], {"module": "os", "class_name": "system"}]
+
+    def paths(node, path=()):
+        yield path
+        children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+        for key, child in children:
+            yield from paths(child, path + (key,))
+    every = [p for p in paths(config) if p]
+    outcomes = {"model": 0, "refused": 0}
+    for i in range(120):
+        mutated = json.loads(json.dumps(config))
+        for _ in range(rng.randint(1, 3)):
+            path = rng.choice(every)
+            try:
+                node = mutated
+                for key in path[:-1]:
+                    node = node[key]
+                node[path[-1]] = rng.choice(values)
+            except (KeyError, IndexError, TypeError):
+                pass
+        members = dict(good, **{"config.json": json.dumps(mutated)})
+        if i % 4 == 0:
+            weights = bytearray(good["model.weights.h5"])
+            for _ in range(rng.randint(1, 10)):
+                weights[rng.randrange(8, len(weights))] = rng.randrange(256)
+            members["model.weights.h5"] = bytes(weights)
+        path = write_archive(tmp_path / f"fuzz{i}.keras", members)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                load_model(path)
+            outcomes["model"] += 1
+        except ModelFileError:
+            outcomes["refused"] += 1
+    assert outcomes["refused"] > 60 and outcomes["model"] > 5, outcomes
