@@ -133,6 +133,10 @@ def test_suffixes_choose_the_format_and_unknown_ones_are_refused(tmp_path):
         model.save(tmp_path / "m.model")
     with pytest.raises(ValueError, match=r"'\.weights\.h5'.*'\.fnn'"):
         model.save_weights(tmp_path / "w.keras")
+    with pytest.raises(ValueError, match=r"'\.keras'.*'\.fnn'"):  # refused when made, not after an epoch
+        fastnn.callbacks.ModelCheckpoint(str(tmp_path / "ckpt-{epoch}"))
+    with pytest.raises(ValueError, match=r"'\.weights\.h5'"):
+        fastnn.callbacks.ModelCheckpoint(str(tmp_path / "ckpt.keras"), save_weights_only=True)
     assert sorted(os.listdir(tmp_path)) == ["m.fnn", "m.keras", "w.weights.h5"]
     with pytest.raises(ModelFileError, match="load_weights"):
         load_model(tmp_path / "w.weights.h5")
