@@ -16,6 +16,7 @@
 #include <string>
 
 #include "fastnn/activations.hpp"
+#include "fastnn/distributed.hpp"
 #include "fastnn/losses.hpp"
 #include "fastnn/network.hpp"
 #include "fastnn/optimizers.hpp"
@@ -58,6 +59,21 @@ const T* sample_weights(const py::object& sw, idx n, Arr<T>& keep) {
 bool python_interrupted() {
     py::gil_scoped_acquire gil;
     return PyErr_CheckSignals() != 0;
+}
+
+// The MPI allreduce spec from the dict built by fastnn/distributed.py (integers and a float).
+MpiAllreduceSpec parse_mpi(const py::dict& d) {
+    MpiAllreduceSpec s;
+    s.iallreduce = d["iallreduce"].cast<std::uintptr_t>();
+    s.test = d["test"].cast<std::uintptr_t>();
+    s.comm = d["comm"].cast<std::intptr_t>();
+    s.datatype = d["datatype"].cast<std::intptr_t>();
+    s.op = d["op"].cast<std::intptr_t>();
+    s.in_place = d["in_place"].cast<std::intptr_t>();
+    s.handle_size = d["handle_size"].cast<int>();
+    s.size = d["size"].cast<int>();
+    s.timeout = d["timeout"].cast<double>();
+    return s;
 }
 
 OptConfig parse_opt(const std::string& name, const py::dict& cfg) {
@@ -445,6 +461,9 @@ void bind_network(py::module_& m, const char* cls) {
              },
              py::arg("x"), py::arg("y"), py::arg("sample_weight"), py::arg("batch_size"), py::arg("b0"),
              py::arg("b1"), py::arg("stop_on_nonfinite") = false, py::arg("check_interrupts") = true)
+        .def("set_mpi_grad_hook",
+             [](PN& s, py::dict spec) { s.net->set_gradient_hook(mpi_average_hook<T>(parse_mpi(spec))); },
+             py::arg("spec"))
         .def("_set_layout", [](PN& s, int layout) { s.net->set_layout(layout); })
         .def_property_readonly("feature_major", [](const PN& s) { return s.net->feature_major(); })
         .def("get_rng_state", [](const PN& s) { return s.net->rng_state(); })
@@ -597,6 +616,24 @@ PYBIND11_MODULE(_core, m) {
               fail("array", "float32 or float64", std::string(py::str(a.dtype())));
           },
           py::arg("array"));
+    m.def("mpi_average",
+          [](py::dict spec, py::array buf) {
+              const MpiAllreduceSpec sp = parse_mpi(spec);
+              if (!(buf.flags() & py::array::c_style) || !buf.writeable())
+                  fail("buffer", "a writable C-contiguous array", "another array");
+              if (py::isinstance<py::array_t<float>>(buf)) {
+                  auto a = buf.cast<py::array_t<float>>();
+                  py::gil_scoped_release nogil;
+                  mpi_average<float>(sp, a.mutable_data(), std::size_t(a.size()));
+              } else if (py::isinstance<py::array_t<double>>(buf)) {
+                  auto a = buf.cast<py::array_t<double>>();
+                  py::gil_scoped_release nogil;
+                  mpi_average<double>(sp, a.mutable_data(), std::size_t(a.size()));
+              } else {
+                  fail("buffer", "a float32 or float64 array", std::string(py::str(buf.dtype())));
+              }
+          },
+          py::arg("spec"), py::arg("buffer"));
     m.def("set_num_threads", &fastnn::set_num_threads, py::arg("n"));
     m.def("get_num_threads", &fastnn::get_num_threads);
     m.def("have_openmp", &fastnn::have_openmp);

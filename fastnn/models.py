@@ -432,6 +432,26 @@ class Model(Trainer, WeightsView):
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
 
+    # ---------------------------------------------------------------- pickling and copying
+    def __reduce__(self):
+        """pickle, copy.copy and copy.deepcopy (as Keras 3): the model travels as the bytes of its model file
+        (safetensors tensors + JSON: architecture, compile settings, weights, optimizer state, generator state),
+        never as engine internals. The copy is independent of the original (copy.copy too) and, at the same
+        thread count, trains on bitwise as the original would; it does not carry `history` or callbacks."""
+        if not self.built:  # no weights yet: the copy draws its own when it is built, as a new model does
+            from . import saving
+            return (_unbuilt_model_from_bytes, (saving.model_file_bytes({}, {
+                "kind": "unbuilt_model", "model": self.get_config(), "compile": self._compile_config()}),))
+        return (_model_from_bytes, (self._to_bytes(),))
+
+    def _to_bytes(self):
+        """The bytes save() would write (with the optimizer state), for a built model."""
+        from . import saving
+        tensors, opt = self._tensors(True)
+        return saving.model_file_bytes(tensors, {
+            "kind": "model", "model": self.get_config(), "compile": self._compile_config(), "optimizer_state": opt,
+            "rng_state": [str(v) for v in self._net.get_rng_state()]})
+
 
 class Sequential(Model):
     """A linear stack of layers: `Sequential([Dense(10, activation="relu", input_shape=(3,)), Dense(1)])`."""
@@ -773,5 +793,60 @@ def _restore_compile(model, comp, opt_state, tensors, where):
 
 
 def clone_model(model):
-    """A new model with the same architecture and freshly initialized weights."""
-    return model_from_config(model.get_config())
+    """A new model with the same architecture and freshly initialized weights; compiled with the same settings
+    (a fresh optimizer state) when `model` is compiled, as Keras 3's clone_model."""
+    clone = model_from_config(model.get_config())
+    if model.compiled:
+        _restore_compile(clone, model._compile_config(), None, {}, "clone_model")
+    return clone
+
+
+# ---------------------------------------------------------------- unpickling (Model.__reduce__)
+_PICKLE_WHERE = "<pickled fastnn model>"
+
+
+def _model_from_bytes(data):
+    """Unpickles a built model. The bytes are a model file and load_model reads them, so every check it makes on
+    files applies; they are handed to it as an anonymous in-memory file where the system has one (Linux memfd),
+    else as a temporary file removed at once."""
+    import os
+    import tempfile
+    if not isinstance(data, bytes):
+        raise ModelFileError(f"expected the bytes of a model file, got {type(data).__name__}", _PICKLE_WHERE)
+    fd, path = -1, None
+    try:
+        if hasattr(os, "memfd_create") and os.path.isdir("/proc/self/fd"):
+            try:
+                fd = os.memfd_create("fastnn-pickle", getattr(os, "MFD_CLOEXEC", 0))
+                path = f"/proc/self/fd/{fd}"
+            except OSError:
+                fd = -1
+        if fd < 0:
+            fd, path = tempfile.mkstemp(prefix="fastnn-pickle-", suffix=".fnn")
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        return load_model(path)
+    except ModelFileError as e:
+        raise ModelFileError(e.reason, _PICKLE_WHERE) from None
+    finally:
+        if fd >= 0:
+            os.close(fd)
+        if path is not None and not path.startswith("/proc/"):
+            os.unlink(path)
+
+
+def _unbuilt_model_from_bytes(data):
+    """Unpickles a model that had no weights yet: its architecture and compile settings."""
+    from . import saving
+    tensors, cfg = saving.read_model_bytes(data, where=_PICKLE_WHERE)
+    model_cfg = cfg.get("model") if isinstance(cfg, dict) else None
+    if tensors or cfg.get("kind") != "unbuilt_model" or not isinstance(model_cfg, dict):
+        raise ModelFileError("not an unbuilt fastnn model", _PICKLE_WHERE)
+    if model_cfg.get("class_name") == "Sequential" and model_cfg.get("layers") == []:
+        model = Sequential(name=model_cfg.get("name"), dtype=model_cfg.get("dtype"))
+    else:
+        model = model_from_config(model_cfg, _PICKLE_WHERE)
+    if cfg.get("compile") is not None:
+        _restore_compile(model, cfg["compile"], None, {}, _PICKLE_WHERE)
+    return model

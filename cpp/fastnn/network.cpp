@@ -411,9 +411,19 @@ double Network<T>::step(Workspace<T>& ws, const T* x, const T* y, const T* w, id
     std::unique_lock lock(mtx_);
     const double loss = forward_loss(ws, x, y, w, m);
     *nonfinite = !std::isfinite(loss);
+    if (grad_hook_) {
+        if (*nonfinite && stop_on_nonfinite)
+            std::fill(grads_.begin(), grads_.end(), std::numeric_limits<T>::quiet_NaN());
+        else
+            backward_all(ws, m);
+        grad_hook_(grads_.data(), grads_.size());
+        // The first trainable gradient (every backward pass writes it): NaN when any participant's loss was not.
+        if (stop_on_nonfinite && !train_ranges_.empty() && !std::isfinite(grads_[train_ranges_.front().offset]))
+            *nonfinite = true;
+    } else if (!(*nonfinite && stop_on_nonfinite)) {
+        backward_all(ws, m);
+    }
     if (*nonfinite && stop_on_nonfinite) return loss;  // keep the weights of the last finite step
-    backward_all(ws, m);
-    if (grad_hook_) grad_hook_(grads_.data(), grads_.size());
     opt_.step(params_.data(), grads_.data(), train_spans_, train_ranges_);
     return loss;
 }
