@@ -19,7 +19,7 @@ import numpy as np
 
 __all__ = ["export", "LAYERS", "ACTIVATIONS", "DEFAULT_OPSET", "MIN_OPSET"]
 
-DEFAULT_OPSET = 17  # LayerNormalization is a single operator from opset 17
+DEFAULT_OPSET = 17  # what runtimes of the last years all read
 MIN_OPSET = 13  # Softmax over the last axis alone, ReduceSum with axes as an input
 
 
@@ -185,6 +185,74 @@ def _elu_layer(g, layer, x):  # x > 0 ? x : alpha (exp(x) - 1)
     return g.op("Add", [g.op("Relu", [x]), neg], layer.name)
 
 
+def _mean_over_features(g, x):  # (batch, n) -> (batch, 1)
+    if g.opset >= 18:
+        return g.op("ReduceMean", [x, g.const(np.array([-1]), "axes", dtype=np.int64)], keepdims=1)
+    return g.op("ReduceMean", [x], axes=[-1], keepdims=1)
+
+
+def _sum_over_features(g, x):  # (batch, n) -> (batch, 1); axes as an input since opset 13
+    return g.op("ReduceSum", [x, g.const(np.array([-1]), "axes", dtype=np.int64)], keepdims=1)
+
+
+def _scale_shift(g, layer, y, gamma, beta):
+    if gamma is not None:
+        y = g.op("Mul", [y, g.const(gamma, f"{layer.name}/gamma")])
+    if beta is not None:
+        y = g.op("Add", [y, g.const(beta, f"{layer.name}/beta")])
+    return y
+
+
+def _gamma_beta(layer, weights):
+    k = 0
+    gamma = beta = None
+    if layer.scale:
+        gamma, k = weights[k], k + 1
+    if layer.center:
+        beta, k = weights[k], k + 1
+    return gamma, beta, weights[k:]
+
+
+def _batch_normalization(g, layer, x):  # inference: gamma (x - moving_mean) / sqrt(moving_variance + eps) + beta
+    gamma, beta, (mean, variance) = _gamma_beta(layer, layer.get_weights())
+    std = g.op("Sqrt", [g.op("Add", [g.const(variance, f"{layer.name}/moving_variance"),
+                                     g.const(layer.epsilon, f"{layer.name}/epsilon")])])
+    y = g.op("Div", [g.op("Sub", [x, g.const(mean, f"{layer.name}/moving_mean")]), std])
+    return _scale_shift(g, layer, y, gamma, beta)
+
+
+def _layer_normalization(g, layer, x):  # per sample: gamma (x - mu) / sqrt(var + eps) + beta, biased variance
+    gamma, beta, _ = _gamma_beta(layer, layer.get_weights())
+    centered = g.op("Sub", [x, _mean_over_features(g, x)])
+    var = _mean_over_features(g, g.op("Mul", [centered, centered]))
+    std = g.op("Sqrt", [g.op("Add", [var, g.const(layer.epsilon, f"{layer.name}/epsilon")])])
+    return _scale_shift(g, layer, g.op("Div", [centered, std]), gamma, beta)
+
+
+def _unit_normalization(g, layer, x):  # x / sqrt(max(sum x^2, 1e-24))
+    total = _sum_over_features(g, g.op("Mul", [x, x]))
+    norm = g.op("Sqrt", [g.op("Max", [total, g.const(1e-24, f"{layer.name}/epsilon_squared")])])
+    return g.op("Div", [x, norm], layer.name)
+
+
+def _normalization(g, layer, x):  # (x - mean) / max(sqrt(variance), 1e-7); invert: mean + x * max(...)
+    if layer.input_mean is not None:
+        mean, variance = np.asarray(layer.input_mean), np.asarray(layer.input_variance)
+    else:
+        mean, variance = layer.get_weights()[:2]
+    std = g.op("Max", [g.op("Sqrt", [g.const(variance, f"{layer.name}/variance")]),
+                       g.const(1e-7, f"{layer.name}/epsilon")])
+    mean = g.const(mean, f"{layer.name}/mean")
+    if layer.invert:
+        return g.op("Add", [mean, g.op("Mul", [x, std])], layer.name)
+    return g.op("Div", [g.op("Sub", [x, mean]), std], layer.name)
+
+
+def _rescaling(g, layer, x):
+    y = g.op("Mul", [x, g.const(layer.scale, f"{layer.name}/scale")])
+    return g.op("Add", [y, g.const(layer.offset, f"{layer.name}/offset")], layer.name)
+
+
 LAYERS = {
     "Dense": _dense,
     "Activation": lambda g, layer, x: _activation(g, layer.activation_name, x, f"layer {layer.name!r}"),
@@ -199,6 +267,11 @@ LAYERS = {
     "GaussianNoise": _identity,  # the noise layers act in training only
     "GaussianDropout": _identity,
     "AlphaDropout": _identity,
+    "BatchNormalization": _batch_normalization,  # the moving statistics, as predict uses them
+    "LayerNormalization": _layer_normalization,
+    "UnitNormalization": _unit_normalization,
+    "Normalization": _normalization,
+    "Rescaling": _rescaling,
 }
 
 

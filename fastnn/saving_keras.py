@@ -57,6 +57,7 @@ MAX_VARIABLES = 64  # per layer
 MAX_UNITS = 1 << 24
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+_INT_DTYPES = tuple(np.dtype(f"{order}{kind}{size}") for order in "<>" for kind in "iu" for size in (4, 8))
 _FLOAT_DTYPES = (np.dtype("<f4"), np.dtype(">f4"), np.dtype("<f8"), np.dtype(">f8"), np.dtype("<f2"),
                  np.dtype(">f2"))
 
@@ -293,10 +294,12 @@ class LayerRow:
     from_keras       (_Settings, dtype) -> fastnn layer (name and trainable are added)
     get_variables    layer -> its weights in Keras's variable order (default: get_weights())
     set_variables    (layer, arrays in Keras's order) -> None (default: set_weights)
+    integer_vars     indices of variables Keras stores as integers (read as numbers of the model's dtype)
     """
 
-    def __init__(self, keras_class, to_keras, from_keras, get_variables=None, set_variables=None):
+    def __init__(self, keras_class, to_keras, from_keras, get_variables=None, set_variables=None, integer_vars=()):
         self.keras_class = keras_class
+        self.integer_vars = tuple(integer_vars)  # variables Keras keeps as integers (Normalization's count)
         self.to_keras, self.from_keras = to_keras, from_keras
         self.get_variables = get_variables or (lambda layer: list(layer.get_weights()))
         self.set_variables = set_variables or _set_weights
@@ -406,6 +409,103 @@ _simple_row("Identity")
 _simple_row("GaussianNoise", ("stddev",), seed=True)
 _simple_row("GaussianDropout", ("rate",), seed=True)
 _simple_row("AlphaDropout", ("rate",), seed=True, fixed=(("noise_shape", None),))
+
+
+def _feature_axis(s, key="axis"):
+    """Keras's axis of a normalization layer: fastnn's samples are 1-D, so the features (-1, or 1)."""
+    axis = s.get(key, -1)
+    if axis not in (-1, 1, [-1], [1]):
+        s.fail(f"{key}={_short(axis)}: fastnn samples are 1-D, so it normalizes over the features (-1)")
+    return -1
+
+
+def _normalization_settings(s, keys):
+    """Initializers and regularizers of gamma/beta (and the moving statistics), constraints absent."""
+    kwargs = {}
+    for key in keys:
+        kwargs[f"{key}_initializer"] = _initializer_from_keras(s.get(f"{key}_initializer", _NORM_INIT[key]),
+                                                               f"{s.where}, {key}_initializer")
+    for key in ("beta", "gamma"):
+        kwargs[f"{key}_regularizer"] = _regularizer_from_keras(s.get(f"{key}_regularizer"),
+                                                               f"{s.where}, {key}_regularizer")
+        s.default(f"{key}_constraint", None)
+    return kwargs
+
+
+_NORM_INIT = {"beta": "zeros", "gamma": "ones", "moving_mean": "zeros", "moving_variance": "ones"}
+
+
+def _normalization_to_keras(layer, keys):
+    cfg = {"axis": -1, "epsilon": layer.epsilon, "center": layer.center, "scale": layer.scale}
+    for key in keys:
+        cfg[f"{key}_initializer"] = _initializer_to_keras(getattr(layer, f"{key}_initializer"))
+    for key in ("beta", "gamma"):
+        cfg[f"{key}_regularizer"] = _regularizer_to_keras(getattr(layer, f"{key}_regularizer"))
+        cfg[f"{key}_constraint"] = None
+    return cfg
+
+
+def _batchnorm_from_keras(s, kwargs):
+    _feature_axis(s)
+    kwargs.update(_normalization_settings(s, ("beta", "gamma", "moving_mean", "moving_variance")))
+    s.default("renorm", False)
+    s.default("renorm_clipping", None)
+    s.get("renorm_momentum")  # used only with renorm
+    return _layer_class("BatchNormalization")(
+        momentum=s.number("momentum", 0.99, 0.0, 1.0), epsilon=s.number("epsilon", 1e-3, 0.0),
+        center=s.bool("center", True), scale=s.bool("scale", True), synchronized=s.bool("synchronized", False),
+        **kwargs)
+
+
+def _batchnorm_to_keras(layer):
+    cfg = _normalization_to_keras(layer, ("beta", "gamma", "moving_mean", "moving_variance"))
+    cfg.update(momentum=layer.momentum, synchronized=bool(getattr(layer, "synchronized", False)))
+    return cfg
+
+
+def _layernorm_from_keras(s, kwargs):
+    _feature_axis(s)
+    kwargs.update(_normalization_settings(s, ("beta", "gamma")))
+    s.default("rms_scaling", False)
+    return _layer_class("LayerNormalization")(epsilon=s.number("epsilon", 1e-3, 0.0), center=s.bool("center", True),
+                                              scale=s.bool("scale", True), **kwargs)
+
+
+def _normalization_layer_from_keras(s, kwargs):
+    axis = s.get("axis", -1)
+    if axis not in (-1, 1, [-1], [1], None, []):
+        s.fail(f"axis={_short(axis)}: fastnn normalizes per feature (-1) or over everything (None)")
+    mean, variance = s.get("mean"), s.get("variance")
+    for key, value in (("mean", mean), ("variance", variance)):
+        if value is not None and not (isinstance(value, (int, float)) and not isinstance(value, bool)) and not (
+                isinstance(value, list) and len(value) <= MAX_UNITS and all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
+            s.fail(f"{key} must be a number or a list of numbers, got {_short(value)}")
+    return _layer_class("Normalization")(axis=None if axis in (None, []) else -1, mean=mean, variance=variance,
+                                         invert=s.bool("invert", False), **kwargs)
+
+
+def _normalization_layer_to_keras(layer):
+    return {"axis": None if layer.axis is None else [-1], "invert": layer.invert,
+            "mean": None if layer.input_mean is None else np.asarray(layer.input_mean).tolist(),
+            "variance": None if layer.input_variance is None else np.asarray(layer.input_variance).tolist()}
+
+
+def _normalization_layer_variables(layer):
+    weights = list(layer.get_weights())
+    if len(weights) == 3:  # adapted: mean, variance, count (an integer in Keras)
+        weights[2] = np.asarray(weights[2]).astype(np.int64)
+    return weights
+
+
+add_layer_row(LayerRow("BatchNormalization", _batchnorm_to_keras, _batchnorm_from_keras))
+add_layer_row(LayerRow("LayerNormalization", lambda layer: dict(_normalization_to_keras(layer, ("beta", "gamma")),
+                                                                rms_scaling=False), _layernorm_from_keras))
+add_layer_row(LayerRow("UnitNormalization", lambda layer: {"axis": -1},
+                       lambda s, kwargs: (_feature_axis(s), _layer_class("UnitNormalization")(**kwargs))[1]))
+add_layer_row(LayerRow("Normalization", _normalization_layer_to_keras, _normalization_layer_from_keras,
+                       get_variables=_normalization_layer_variables, integer_vars=(2,)))
+_simple_row("Rescaling", ("scale", "offset"))
 
 
 def _softmax_from_keras(s, kwargs):
@@ -840,9 +940,9 @@ def _read_vars(h5, path, expected, where):
         raise ModelFileError(f"HDF5 group {group.name} holds {sorted(names)[:8]}, expected {len(expected)} "
                              f"variables named 0..{len(expected) - 1}", where)
     arrays = []
-    for k, (shape, dtype) in enumerate(expected):
+    for k, (shape, dtype, integer) in enumerate(expected):
         try:
-            arrays.append(_read_dataset(group, str(k), shape, dtype, where))
+            arrays.append(_read_dataset(group, str(k), shape, dtype, integer, where))
         except ModelFileError:
             raise
         except Exception as e:  # h5py's errors on a damaged file: OSError, KeyError, ValueError, ...
@@ -851,15 +951,16 @@ def _read_vars(h5, path, expected, where):
     return arrays
 
 
-def _read_dataset(group, name, shape, dtype, where):
+def _read_dataset(group, name, shape, dtype, integer, where):
     """One variable: a hard-linked dataset in the file, floating point, of the expected shape, finite."""
     ds = _h5_child(group, name, "dataset", where)
     if ds is None:
         raise ModelFileError(f"HDF5 dataset {group.name}/{name} is missing", where)
     if ds.external or ds.is_virtual:
         raise ModelFileError(f"HDF5 dataset {ds.name} keeps its data outside the file; refused", where)
-    if ds.dtype not in _FLOAT_DTYPES:
-        raise ModelFileError(f"HDF5 dataset {ds.name} has dtype {ds.dtype}, expected floating point", where)
+    if ds.dtype not in _FLOAT_DTYPES and not (integer and ds.dtype in _INT_DTYPES):
+        raise ModelFileError(f"HDF5 dataset {ds.name} has dtype {ds.dtype}, expected "
+                             f"{'a number' if integer else 'floating point'}", where)
     if tuple(ds.shape) != tuple(shape):
         raise ModelFileError(f"HDF5 dataset {ds.name} has shape {tuple(ds.shape)}, the model's config implies "
                              f"{tuple(shape)}", where)
@@ -894,7 +995,8 @@ def _collect_vars(h5, path, model, where, pending, Sequential):
             row = _row_for(layer)
             current = row.get_variables(layer)
             dtype = np.dtype(layer.dtype)
-            arrays = _read_vars(h5, f"{prefix}/{name}", [(a.shape, dtype) for a in current], where)
+            expected = [(a.shape, dtype, k in row.integer_vars) for k, a in enumerate(current)]
+            arrays = _read_vars(h5, f"{prefix}/{name}", expected, where)
             pending.append((layer, row, arrays))
 
 
