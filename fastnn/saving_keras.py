@@ -1141,7 +1141,7 @@ def _compile_from_keras(model, cfg, where):
         by_keras = {v: k for k, v in _OPTIMIZER_CLASSES.items()}
         cls, opt_cfg = _object(opt_entry, f"{s.where}, optimizer", _OPTIMIZER_MODULE, set(by_keras))
         o = _Settings(opt_cfg, f"{s.where}, optimizer {cls}")
-        kwargs = {"learning_rate": o.number("learning_rate", 0.001, 0.0)}
+        kwargs = {"learning_rate": _learning_rate_from_keras(o)}
         engine = by_keras[cls]
         for key, default in optimizers._BY_NAME[engine]._defaults.items():
             if key in opt_cfg:
@@ -1176,6 +1176,25 @@ _LOSS_CLASSES = {c.__name__: c for c in vars(losses).values()
                  if isinstance(c, type) and issubclass(c, losses.Loss) and c is not losses.Loss}
 _METRIC_CLASSES = {c.__name__: c for c in vars(metrics_module).values()
                    if isinstance(c, type) and issubclass(c, metrics_module.Metric) and c is not metrics_module.Metric}
+
+
+_SCHEDULE_MODULE = re.compile(r"keras\.optimizers\.schedules|keras\.src\.optimizers\.schedules(\.\w+)?")
+
+
+def _learning_rate_from_keras(o):
+    """A number, or a Keras learning-rate schedule that fastnn.optimizers.schedules has (checked, then built from
+    its plain settings)."""
+    value = o.get("learning_rate", 0.001)
+    if not isinstance(value, dict):
+        return o.number("learning_rate", 0.001, 0.0)
+    schedules = getattr(optimizers, "schedules", None)
+    classes = set(getattr(schedules, "_CLASSES", ()))
+    cls, cfg = _object(value, f"{o.where}, learning_rate", _SCHEDULE_MODULE, classes)
+    settings = _plain_settings(_Settings(cfg, f"{o.where}, learning_rate ({cls})"))
+    try:
+        return schedules.deserialize({"class_name": cls, "config": settings})
+    except (ValueError, TypeError) as e:
+        o.fail(f"learning_rate: {e}")
 
 
 _LOSS_MODULES = {"keras.losses", "keras.src.losses.losses", "keras.src.losses"}
