@@ -358,7 +358,7 @@ class Model(Trainer, WeightsView):
 
     def save(self, filepath, overwrite=True, include_optimizer=True):
         """Writes the model: a name ending in '.keras' gives a Keras 3 archive (architecture, weights, compile
-        settings), '.fnn' (or '.safetensors') fastnn's own file (also the optimizer and generator state)."""
+        settings), '.fnn' (or '.fastnn', '.safetensors') fastnn's own file (also the optimizer and generator state)."""
         from . import saving, saving_keras
         self._require_built("save")
         kind = saving_keras.format_for_save(filepath, weights_only=False)
@@ -372,7 +372,7 @@ class Model(Trainer, WeightsView):
         saving.write_model_file(filepath, tensors, cfg)
 
     def save_weights(self, filepath, overwrite=True):
-        """Writes only the weights: '.weights.h5' in Keras 3's HDF5 layout, '.fnn' (or '.safetensors') in fastnn's
+        """Writes only the weights: '.weights.h5' in Keras 3's HDF5 layout, '.fnn' (or '.fastnn', '.safetensors') in fastnn's
         format; load them into a model of the same architecture."""
         from . import saving, saving_keras
         self._require_built("save_weights")

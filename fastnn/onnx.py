@@ -50,7 +50,7 @@ class _Graph:
     def const(self, value, base="const", dtype=None):
         array = np.asarray(value, dtype=dtype or self.dtype)
         name = self.name(base)
-        self.initializers.append(self.numpy_helper.from_array(np.ascontiguousarray(array), name))
+        self.initializers.append(self.numpy_helper.from_array(np.asarray(array, order="C"), name))
         return name
 
     def op(self, op_type, inputs, base=None, **attrs):

@@ -666,7 +666,7 @@ def _write_layer_vars(h5, path, layer):
     group = h5.create_group(f"{path}/vars") if path else h5.create_group("vars")
     group.attrs["name"] = layer.name
     for k, array in enumerate(_row_for(layer).get_variables(layer)):
-        group.create_dataset(str(k), data=np.ascontiguousarray(array))
+        group.create_dataset(str(k), data=np.asarray(array, order="C"))  # 0-d stays 0-d
 
 
 def _write_model_vars(h5, path, model):
@@ -1336,7 +1336,7 @@ def load_keras_weights(model, filepath, max_bytes=saving.DEFAULT_MAX_BYTES):
 
 # ----------------------------------------------------------------------------- which format a path means
 
-FASTNN_SUFFIXES = (".fnn", ".safetensors")
+FASTNN_SUFFIXES = (".fnn", ".fastnn", ".safetensors")
 
 
 def format_for_save(filepath, weights_only):
@@ -1349,7 +1349,7 @@ def format_for_save(filepath, weights_only):
         if name.endswith(FASTNN_SUFFIXES):
             return "fastnn"
         raise ValueError(f"filepath: save_weights writes Keras's weights format to a name ending in '.weights.h5' "
-                         f"or fastnn's own format to a name ending in '.fnn' (or '.safetensors'); got {filepath!r}")
+                         f"or fastnn's own format to a name ending in '.fnn' (or '.fastnn', '.safetensors'); got {filepath!r}")
     if name.endswith(".keras"):
         return "keras"
     if name.endswith(FASTNN_SUFFIXES):
@@ -1361,7 +1361,7 @@ def format_for_save(filepath, weights_only):
         raise ValueError(f"filepath: {filepath!r} names Keras 2's legacy HDF5 model format, which fastnn does not "
                          "write; use a name ending in '.keras' (Keras 3 archive) or '.fnn' (fastnn's format)")
     raise ValueError(f"filepath: model.save() writes a Keras 3 archive to a name ending in '.keras' or fastnn's "
-                     f"own format to a name ending in '.fnn' (or '.safetensors'); got {filepath!r}")
+                     f"own format to a name ending in '.fnn' (or '.fastnn', '.safetensors'); got {filepath!r}")
 
 
 def sniff(filepath):
