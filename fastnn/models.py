@@ -372,8 +372,8 @@ class Model(Trainer, WeightsView):
         saving.write_model_file(filepath, tensors, cfg)
 
     def save_weights(self, filepath, overwrite=True):
-        """Writes only the weights: '.weights.h5' in Keras 3's HDF5 layout, '.fnn' (or '.fastnn', '.safetensors') in fastnn's
-        format; load them into a model of the same architecture."""
+        """Writes only the weights: '.weights.h5' in Keras 3's HDF5 layout, '.fnn' (or '.fastnn', '.safetensors')
+        in fastnn's format; load them into a model of the same architecture."""
         from . import saving, saving_keras
         self._require_built("save_weights")
         kind = saving_keras.format_for_save(filepath, weights_only=True)

@@ -1349,7 +1349,8 @@ def format_for_save(filepath, weights_only):
         if name.endswith(FASTNN_SUFFIXES):
             return "fastnn"
         raise ValueError(f"filepath: save_weights writes Keras's weights format to a name ending in '.weights.h5' "
-                         f"or fastnn's own format to a name ending in '.fnn' (or '.fastnn', '.safetensors'); got {filepath!r}")
+                         "or fastnn's own format to a name ending in '.fnn' (or '.fastnn', '.safetensors'); got "
+                         f"{filepath!r}")
     if name.endswith(".keras"):
         return "keras"
     if name.endswith(FASTNN_SUFFIXES):
