@@ -128,7 +128,18 @@ OpArgs parse_op_args(const py::dict& d) {
         if (py::isinstance<py::bool_>(v)) a.num[k] = v.cast<bool>() ? 1.0 : 0.0;
         else if (py::isinstance<py::int_>(v) || py::isinstance<py::float_>(v)) a.num[k] = v.cast<double>();
         else if (py::isinstance<py::str>(v)) a.str[k] = v.cast<std::string>();
-        else if (py::isinstance<py::tuple>(v) || py::isinstance<py::list>(v)) a.init[k] = parse_init(k, py::reinterpret_borrow<py::sequence>(v));
+        else if ((py::isinstance<py::tuple>(v) || py::isinstance<py::list>(v)) && py::len(v) > 0 &&
+                 py::isinstance<py::str>(py::reinterpret_borrow<py::sequence>(v)[0]))
+            a.init[k] = parse_init(k, py::reinterpret_borrow<py::sequence>(v));
+        else if (py::isinstance<py::array>(v) || py::isinstance<py::tuple>(v) || py::isinstance<py::list>(v)) {
+            py::array_t<double, py::array::c_style | py::array::forcecast> arr;
+            try {
+                arr = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(v);
+            } catch (const py::error_already_set&) {
+            }
+            if (!arr || arr.ndim() > 1) fail(k, "a number or a 1-D list of numbers", std::string(py::repr(v)));
+            a.values[k] = std::vector<double>(arr.data(), arr.data() + arr.size());
+        }
         else fail(k, "a number, a bool, a str or an initializer tuple", std::string(py::repr(v)));
     }
     return a;
@@ -139,6 +150,7 @@ py::dict args_dict(const OpArgs& a) {
     for (const auto& kv : a.num) d[py::str(kv.first)] = kv.second;
     for (const auto& kv : a.str) d[py::str(kv.first)] = kv.second;
     for (const auto& kv : a.init) d[py::str(kv.first)] = py::make_tuple(kv.second.name, kv.second.a, kv.second.b);
+    for (const auto& kv : a.values) d[py::str(kv.first)] = kv.second;
     return d;
 }
 

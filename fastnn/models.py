@@ -67,6 +67,7 @@ class Model(Trainer, WeightsView):
         self._engine = None
         self._first = self._last = 0
         self._op_layers = []
+        self._unready = []  # layers that must be set up before use (Normalization: adapt or mean=)
         self.optimizer = None
         self.loss = None
         self.compiled = False
@@ -202,7 +203,10 @@ class Model(Trainer, WeightsView):
                                       f"({_human_bytes(size * layer.output_size(size) * np.dtype(self.dtype).itemsize)}"
                                       "); use fewer units or inputs") from None
             for i, (layer, _) in enumerate(ops):
-                if layer._home is not None:  # keep weights the layer already has
+                if getattr(layer, "_pending_weights", None) is not None:  # adapted before it was built
+                    net.set_weights(i, layer._pending_weights)
+                    layer._pending_weights = None
+                elif layer._home is not None:  # keep weights the layer already has
                     old = layer.get_weights()
                     if old and [w.shape for w in old] == [tuple(s) for s in _op_shapes(net, i)]:
                         net.set_weights(i, old)
@@ -214,6 +218,7 @@ class Model(Trainer, WeightsView):
             if self.optimizer is not None:
                 self._engine_compiled = False
         self._op_layers = [layer for layer, _ in ops]
+        self._unready = [layer for layer in self._op_layers if hasattr(layer, "_check_ready")]
         for layer, size in zip(self._chain, sizes):
             layer._input_size = size if not isinstance(layer, Flatten) else layer._input_size or size
         if self._input_tensor is None:
@@ -234,6 +239,8 @@ class Model(Trainer, WeightsView):
         self._build(int(np.prod(shape)))
 
     def _ensure_built(self, x):
+        for layer in self._unready:
+            layer._check_ready()
         if self.built:
             return
         arr = to_array(x, "x")
@@ -248,6 +255,8 @@ class Model(Trainer, WeightsView):
             raise ValueError(f"x: expected a 2-D array (samples, features), got shape {arr.shape}; reshape it or "
                              f"start the model with Flatten(input_shape={arr.shape[1:]})")
         self._build(n_in)
+        for layer in self._unready:
+            layer._check_ready()
 
     def _require_built(self, what):
         if not self.built:
@@ -294,6 +303,8 @@ class Model(Trainer, WeightsView):
             if m:
                 self._net.set_weights(i, [np.asarray(w) for w in weights[k:k + m]])
             k += m
+        for layer in self._unready:  # given their state (Normalization's mean and variance)
+            layer._adapted = True
 
     def count_params(self):
         self._require_built("count_params")
@@ -347,7 +358,7 @@ class Model(Trainer, WeightsView):
         tensors = {}
         for i in range(self._first, self._last + 1):
             for k, w in enumerate(self._net.get_weights(i)):
-                tensors[f"weights.{i - self._first}.{k}"] = np.ascontiguousarray(w)
+                tensors[f"weights.{i - self._first}.{k}"] = np.array(w, order="C")  # keeps 0-d
         opt = None
         if include_optimizer and self.compiled and self._engine_compiled and not self._is_view():
             state = self._net.get_optimizer_state()
@@ -572,6 +583,14 @@ _LAYER_KEYS = {
               "bias_initializer", "kernel_regularizer", "bias_regularizer", "input_dim"},
     "Activation": {"name", "trainable", "dtype", "activation"},
     "Dropout": {"name", "trainable", "dtype", "rate"},
+    "BatchNormalization": {"name", "trainable", "dtype", "axis", "momentum", "epsilon", "center", "scale",
+                           "beta_initializer", "gamma_initializer", "moving_mean_initializer",
+                           "moving_variance_initializer", "beta_regularizer", "gamma_regularizer", "synchronized"},
+    "LayerNormalization": {"name", "trainable", "dtype", "axis", "epsilon", "center", "scale", "beta_initializer",
+                           "gamma_initializer", "beta_regularizer", "gamma_regularizer"},
+    "UnitNormalization": {"name", "trainable", "dtype", "axis"},
+    "Normalization": {"name", "trainable", "dtype", "axis", "invert", "mean", "variance", "input_dim"},
+    "Rescaling": {"name", "trainable", "dtype", "scale", "offset"},
     "Flatten": {"name", "trainable", "dtype", "input_shape"},
     "InputLayer": {"name", "trainable", "dtype", "shape"},
 }
@@ -606,8 +625,14 @@ def _layer_from_config(entry, where):
         kwargs["shape"] = tuple(kwargs["shape"])
     if cls_name == "Flatten" and "input_shape" in kwargs:
         kwargs["input_shape"] = tuple(kwargs["input_shape"])
-    if cls_name == "Dense":
-        for key in ("kernel_initializer", "bias_initializer"):
+    for key in ("mean", "variance"):  # Normalization's constants: short lists of numbers
+        v = kwargs.get(key)
+        if v is not None and not (isinstance(v, (int, float)) and not isinstance(v, bool)) and not (
+                isinstance(v, list) and len(v) <= _MAX_UNITS and
+                all(isinstance(e, (int, float)) and not isinstance(e, bool) for e in v)):
+            raise ModelFileError(f"{where}: {key} must be a number or a list of numbers, got {str(v)[:40]}")
+    if cls_name in ("Dense", "BatchNormalization", "LayerNormalization"):
+        for key in [k for k in kwargs if k.endswith("_initializer")]:
             init = kwargs.get(key)
             if isinstance(init, dict):
                 if set(init) - {"class_name", "config"} or not isinstance(init.get("config", {}), dict):
@@ -615,7 +640,7 @@ def _layer_from_config(entry, where):
                 from . import initializers
                 if init.get("class_name") not in initializers._BY_NAME:
                     raise ModelFileError(f"{where}: unknown initializer {str(init.get('class_name'))[:40]!r}")
-        for key in ("kernel_regularizer", "bias_regularizer"):
+        for key in [k for k in kwargs if k.endswith("_regularizer")]:
             reg = kwargs.get(key)
             if reg is not None and (not isinstance(reg, dict) or not set(reg) <= {"l1", "l2"}):
                 raise ModelFileError(f"{where}: bad {key} {str(reg)[:60]}")
@@ -673,13 +698,13 @@ def _expected_tensor_shapes(model_cfg, where):
             width = cfg.get("input_dim")
         if width is None:
             raise ModelFileError(f"{where}: layer {i} has no input size")
-        if cls == "Dense":
-            if cfg.get("input_dim", width) != width:
-                raise ModelFileError(f"{where}: layer {i} expects {cfg['input_dim']} inputs, the previous gives {width}")
-            shapes[f"weights.{op}.0"] = (width, cfg["units"])
-            if cfg.get("use_bias", True):
-                shapes[f"weights.{op}.1"] = (cfg["units"],)
-            width = cfg["units"]
+        if cfg.get("input_dim", width) != width:
+            raise ModelFileError(f"{where}: layer {i} expects {cfg['input_dim']} inputs, the previous gives {width}")
+        layer = _layer_from_config(entry, where)  # a description: nothing is allocated
+        layer._input_size = width
+        for j, shape in enumerate(layer._weight_shapes()):
+            shapes[f"weights.{op}.{j}"] = tuple(shape)
+        width = layer.output_size(width)
         op += 1
     return shapes, width
 

@@ -84,6 +84,8 @@ class Trainer:
         if not self.compiled:
             raise ValueError(f"{what}: the model must be compiled first: call model.compile(optimizer=..., loss=...)")
         self._require_built(what)
+        for layer in self._unready:  # Normalization without adapt() or mean=
+            layer._check_ready()
         if not self._engine_compiled:
             self._compile_engine()
 

@@ -114,7 +114,8 @@ public:
     std::vector<double> evaluate(const T* X, const T* Y, const T* W, idx n, idx batch) const;
 
     void set_learning_rate(double lr);
-    // Training layout: 0 row-major, 1 feature-major, -1 automatic (feature-major when every layer is small).
+    // Training layout: 0 row-major, 1 feature-major, -1 automatic (feature-major when every layer is small). Either
+    // way, a network holding an op that the feature-major layout does not implement trains row-major.
     // For tests that check the two paths against each other.
     void set_layout(int layout);
     bool feature_major() const { return fm_; }
