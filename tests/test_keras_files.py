@@ -400,3 +400,32 @@ def test_mutated_configs_and_bytes_give_a_model_or_model_file_error(tmp_path, go
         except ModelFileError:
             outcomes["refused"] += 1
     assert outcomes["refused"] > 60 and outcomes["model"] > 5, outcomes
+
+
+
+def normalization_model(dtype="float32"):
+    from fastnn import layers as L
+    fastnn.utils.set_random_seed(7)
+    norm = L.Normalization()
+    norm.adapt(X * 3 + 1)
+    model = Sequential([L.Input(shape=(4,)), norm, L.Dense(6, activation="tanh"), L.BatchNormalization(momentum=0.5),
+                        L.LayerNormalization(epsilon=1e-2, center=False), L.Rescaling(0.5, offset=0.25),
+                        L.UnitNormalization(), L.Normalization(mean=[0.1] * 6, variance=[2.0] * 6, invert=True),
+                        L.BatchNormalization(scale=False), L.Dense(2)], name="norms", dtype=dtype)
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(X, X[:, :2], epochs=3, verbose=0)  # the moving statistics move away from 0 and 1
+    return model
+
+
+def test_normalization_layers_round_trip_with_their_state(tmp_path):
+    model = normalization_model()
+    model.save(tmp_path / "n.keras")
+    loaded = load_model(tmp_path / "n.keras")
+    for a, b in zip(loaded.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(loaded.predict(X, verbose=0), model.predict(X, verbose=0))
+    with zipfile.ZipFile(tmp_path / "n.keras") as z, h5py.File(io.BytesIO(z.read("model.weights.h5")), "r") as f:
+        assert f["layers/normalization/vars/2"].dtype.kind == "i"  # Keras's count is an integer
+        assert len(f["layers/normalization_1/vars"]) == 0  # mean and variance given: in the config
+        assert [f[f"layers/batch_normalization/vars/{k}"].shape for k in range(4)] == [(6,)] * 4
+        assert len(f["layers/batch_normalization_1/vars"]) == 3  # no gamma

@@ -127,3 +127,33 @@ def test_keras_models_fastnn_cannot_run_are_refused_by_name(tmp_path):
     lam.save(tmp_path / "lambda.keras")
     with pytest.raises(fastnn.errors.ModelFileError, match="Lambda"):
         fastnn.models.load_model(tmp_path / "lambda.keras")
+
+
+
+def test_normalization_layers_both_ways(tmp_path):
+    from fastnn import layers as L
+    fastnn.utils.set_random_seed(7)
+    norm = L.Normalization()
+    norm.adapt(X * 3 + 1)
+    model = fastnn.Sequential([fastnn.Input(shape=(4,)), norm, Dense(6, activation="tanh"),
+                               L.BatchNormalization(momentum=0.5), L.LayerNormalization(epsilon=1e-2, center=False),
+                               L.Rescaling(0.5, offset=0.25), L.UnitNormalization(),
+                               L.Normalization(mean=[0.1] * 6, variance=[2.0] * 6, invert=True),
+                               L.BatchNormalization(scale=False), Dense(2)])
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(X, X[:, :2], epochs=3, verbose=0)
+    model.save(tmp_path / "n.keras")
+    loaded = keras.models.load_model(tmp_path / "n.keras")
+    np.testing.assert_allclose(keras_predict(loaded, X), model.predict(X, verbose=0), rtol=0, atol=1e-5)
+
+    keras.utils.set_random_seed(8)
+    knorm = keras.layers.Normalization()
+    knorm.adapt(X * 2 - 1)
+    kmodel = keras.Sequential([keras.Input((4,)), knorm, keras.layers.Dense(5), keras.layers.BatchNormalization(),
+                               keras.layers.LayerNormalization(), keras.layers.UnitNormalization(),
+                               keras.layers.Rescaling(2.0), keras.layers.Dense(1)])
+    kmodel.compile(optimizer="adam", loss="mse")
+    kmodel.fit(X, X[:, :1], epochs=2, verbose=0)
+    kmodel.save(tmp_path / "k.keras")
+    back = fastnn.models.load_model(tmp_path / "k.keras")
+    np.testing.assert_allclose(back.predict(X, verbose=0), keras_predict(kmodel, X), rtol=0, atol=1e-5)

@@ -108,3 +108,22 @@ def test_bad_arguments_are_refused_and_nothing_is_written(tmp_path):
     assert (tmp_path / "keep.onnx").read_bytes() == b"old"
     model.export(tmp_path / "keep.onnx", opset_version=13)
     assert onnx.load(tmp_path / "keep.onnx").opset_import[0].version == 13
+
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_normalization_layers_match_predict(tmp_path, dtype):
+    from fastnn import layers as L
+    fastnn.utils.set_random_seed(7)
+    norm = L.Normalization()
+    norm.adapt(X * 3 + 1)
+    model = Sequential([L.Input(shape=(4,)), norm, Dense(6, activation="tanh"), L.BatchNormalization(momentum=0.5),
+                        L.LayerNormalization(epsilon=1e-2, center=False), L.Rescaling(0.5, offset=0.25),
+                        L.UnitNormalization(), L.Normalization(mean=[0.1] * 6, variance=[2.0] * 6, invert=True),
+                        L.BatchNormalization(scale=False), L.Normalization(axis=None, mean=0.5, variance=4.0),
+                        Dense(2)], dtype=dtype)
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(X, X[:, :2], epochs=3, verbose=0)
+    for opset in (13, 18):
+        fastnn.onnx.export(model, tmp_path / f"n{opset}.onnx", opset=opset)
+        assert_matches(model, tmp_path / f"n{opset}.onnx", X, 1e-5 if dtype == "float32" else 1e-12)
