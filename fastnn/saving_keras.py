@@ -627,21 +627,22 @@ def _compile_to_keras(model):
         loss_cfg.pop("from_logits", None)  # Keras's regression losses take no from_logits
     keras_loss = {"module": "keras.losses", "class_name": type(loss).__name__, "config": loss_cfg,
                   "registered_name": None}
-    keras_metrics = []
-    for m in model._metric_ids:
-        if isinstance(m, type) and issubclass(m, metrics_module.Metric):
-            m = m()
-        if isinstance(m, metrics_module.Metric):
-            cfg = dict(m.get_config()) if hasattr(m, "get_config") else {"name": m.name}
-            cfg.setdefault("dtype", "float32")
-            keras_metrics.append({"module": "keras.metrics", "class_name": type(m).__name__, "config": cfg,
-                                  "registered_name": None})
-        elif isinstance(m, str):
-            keras_metrics.append(m)
-        else:
-            keras_metrics.append(m.__name__)
+    keras_metrics = [_metric_to_keras(m) for m in model._metric_ids]
+    weighted = [_metric_to_keras(m) for m in getattr(model, "_weighted_metric_ids", None) or []]
     return {"optimizer": keras_opt, "loss": keras_loss, "loss_weights": None, "metrics": keras_metrics or None,
-            "weighted_metrics": None, "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
+            "weighted_metrics": weighted or None, "run_eagerly": False, "steps_per_execution": 1,
+            "jit_compile": False}
+
+
+def _metric_to_keras(m):
+    """A compile() metric as Keras serializes it: a name stays a name, a Metric object becomes its config."""
+    if isinstance(m, type) and issubclass(m, metrics_module.Metric):
+        m = m()
+    if isinstance(m, metrics_module.Metric):
+        cfg = dict(m.get_config()) if hasattr(m, "get_config") else {"name": m.name}
+        cfg.setdefault("dtype", "float32")
+        return {"module": "keras.metrics", "class_name": type(m).__name__, "config": cfg, "registered_name": None}
+    return m if isinstance(m, str) else m.__name__
 
 
 _OPTIMIZER_CLASSES = {"sgd": "SGD", "rmsprop": "RMSprop", "adagrad": "Adagrad", "adadelta": "Adadelta",
@@ -1159,23 +1160,27 @@ def _compile_from_keras(model, cfg, where):
         except (ValueError, TypeError) as e:
             o.fail(f"invalid settings: {e}")
     loss = _loss_from_keras(s.get("loss"), f"{s.where}, loss")
-    metric_entries = s.get("metrics") or []
-    if not isinstance(metric_entries, list) or len(metric_entries) > 32:
-        s.fail(f"metrics must be a list of at most 32 entries, got {_short(metric_entries)}")
-    metric_list = [_metric_from_keras(m, f"{s.where}, metric {i}") for i, m in enumerate(metric_entries)]
+    lists = {}
+    for key in ("metrics", "weighted_metrics"):
+        entries = s.get(key) or []
+        if not isinstance(entries, list) or len(entries) > 32:
+            s.fail(f"{key} must be a list of at most 32 entries, got {_short(entries)}")
+        lists[key] = [_metric_from_keras(m, f"{s.where}, {key}[{i}]") for i, m in enumerate(entries)]
     s.default("loss_weights", None)
-    s.default("weighted_metrics", None)
     s.finish(ignore=("run_eagerly", "steps_per_execution", "jit_compile", "auto_scale_loss"))
+    kwargs = {"weighted_metrics": lists["weighted_metrics"]} if lists["weighted_metrics"] else {}
     try:
-        model.compile(optimizer=optimizer, loss=loss, metrics=metric_list)
+        model.compile(optimizer=optimizer, loss=loss, metrics=lists["metrics"], **kwargs)
     except (ValueError, TypeError) as e:
         raise _NotSupported(f"{where}: invalid compile settings: {e}") from None
 
 
-_LOSS_CLASSES = {c.__name__: c for c in vars(losses).values()
-                 if isinstance(c, type) and issubclass(c, losses.Loss) and c is not losses.Loss}
-_METRIC_CLASSES = {c.__name__: c for c in vars(metrics_module).values()
-                   if isinstance(c, type) and issubclass(c, metrics_module.Metric) and c is not metrics_module.Metric}
+# fastnn's public loss and metric classes (they have Keras's names): the closed lists of compile settings.
+_LOSS_CLASSES = {name: c for name, c in vars(losses).items() if not name.startswith("_") and isinstance(c, type)
+                 and issubclass(c, losses.Loss) and c is not losses.Loss and name == c.__name__}
+_METRIC_CLASSES = {name: c for name, c in vars(metrics_module).items() if not name.startswith("_") and
+                   isinstance(c, type) and issubclass(c, metrics_module.Metric) and c is not metrics_module.Metric
+                   and name == c.__name__}
 
 
 _SCHEDULE_MODULE = re.compile(r"keras\.optimizers\.schedules|keras\.src\.optimizers\.schedules(\.\w+)?")
