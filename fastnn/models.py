@@ -72,7 +72,9 @@ class Model(Trainer, WeightsView):
         self.loss = None
         self.compiled = False
         self._metric_ids = []
+        self._weighted_metric_ids = []
         self._metric_names = []
+        self._metric_sizes = []
         self._engine_compiled = False
         self.stop_training = False
         self._fit_has_validation = False  # set by fit for CSVLogger
@@ -341,18 +343,9 @@ class Model(Trainer, WeightsView):
     def _compile_config(self):
         if not self.compiled:
             return None
-        names, classes = [], []
-        for m in self._metric_ids:  # a name, a Metric object or class, or a metrics function
-            if isinstance(m, type) and issubclass(m, metrics_module.Metric):
-                m = m()
-            if isinstance(m, metrics_module.Metric):
-                names.append(m.name)
-                classes.append(type(m).__name__)
-            else:
-                names.append(m if isinstance(m, str) else m.__name__)
-                classes.append(None)
         return {"optimizer": optimizers.serialize(self.optimizer), "loss": losses.serialize(self.loss),
-                "metrics": names, "metric_classes": classes}
+                "metrics": [_metric_entry(m) for m in self._metric_ids],
+                "weighted_metrics": [_metric_entry(m) for m in self._weighted_metric_ids]}
 
     def _tensors(self, include_optimizer):
         tensors = {}
@@ -775,28 +768,38 @@ def _restore_rng(model, state, where):
         raise ModelFileError(f"{where}: bad generator state ({e})") from None
 
 
+def _metric_entry(m):
+    """A compile() metric as saved: its name (strings and functions) or its class and config (a closed list)."""
+    if isinstance(m, type) and issubclass(m, (metrics_module.Metric, losses.Loss)):
+        m = m()
+    if isinstance(m, losses.Loss):
+        m = metrics_module.LossMetric(m)
+    if isinstance(m, metrics_module.Metric):
+        return metrics_module.serialize(m)
+    return m if isinstance(m, str) else m.__name__
+
+
 def _restore_compile(model, comp, opt_state, tensors, where):
     if not isinstance(comp, dict):
         raise ModelFileError(f"{where}: bad compile settings")
     try:
         opt = optimizers.deserialize(comp.get("optimizer"))
         loss = losses.deserialize(comp.get("loss"))
-        metric_names = comp.get("metrics") or []
-        classes = comp.get("metric_classes") or [None] * len(metric_names)
-        if not isinstance(metric_names, list) or len(metric_names) > 32 or len(classes) != len(metric_names):
-            raise ValueError("bad metrics list")
-        metrics = []
-        for name, cls in zip(metric_names, classes):
-            if cls is None:
-                metrics.append(name)
-            else:
-                table = {c.__name__: c for c in (metrics_module.BinaryAccuracy, metrics_module.CategoricalAccuracy,
-                                                 metrics_module.SparseCategoricalAccuracy,
-                                                 metrics_module.MeanAbsoluteError, metrics_module.MeanSquaredError)}
-                if cls not in table or not isinstance(name, str):
-                    raise ValueError(f"unknown metric class {str(cls)[:40]!r}")
-                metrics.append(table[cls](name=name))
-        model.compile(optimizer=opt, loss=loss, metrics=metrics)
+        lists = []
+        for key in ("metrics", "weighted_metrics"):
+            entries = comp.get(key) or []
+            if not isinstance(entries, list) or len(entries) > 64:
+                raise ValueError(f"bad {key} list")
+            lists.append(entries)
+        classes = comp.get("metric_classes")  # files written before weighted_metrics: names and class names
+        if classes is not None:
+            if not isinstance(classes, list) or len(classes) != len(lists[0]):
+                raise ValueError("bad metrics list")
+            lists[0] = [name if cls is None else {"class_name": cls, "config": {"name": name}}
+                        for name, cls in zip(lists[0], classes)]
+        metrics, weighted = ([m if isinstance(m, str) else metrics_module.deserialize(m) for m in entries]
+                             for entries in lists)
+        model.compile(optimizer=opt, loss=loss, metrics=metrics, weighted_metrics=weighted)
     except (ValueError, TypeError) as e:
         raise ModelFileError(f"{where}: invalid compile settings: {e}") from None
     if opt_state is not None:
