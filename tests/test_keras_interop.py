@@ -157,3 +157,28 @@ def test_normalization_layers_both_ways(tmp_path):
     kmodel.save(tmp_path / "k.keras")
     back = fastnn.models.load_model(tmp_path / "k.keras")
     np.testing.assert_allclose(back.predict(X, verbose=0), keras_predict(kmodel, X), rtol=0, atol=1e-5)
+
+
+def test_compile_settings_with_schedules_and_stateful_metrics_both_ways(tmp_path):
+    from fastnn.optimizers import schedules
+    model = fastnn.Sequential([Dense(4, activation="relu", input_shape=(4,)), Dense(1, activation="sigmoid")])
+    model.compile(optimizer=fastnn.optimizers.Adam(schedules.ExponentialDecay(0.01, decay_steps=10, decay_rate=0.5)),
+                  loss=fastnn.losses.BinaryCrossentropy(label_smoothing=0.1),
+                  metrics=[fastnn.metrics.AUC(name="auc"), "accuracy"], weighted_metrics=["mse"])
+    model.save(tmp_path / "f.keras")
+    loaded = keras.models.load_model(tmp_path / "f.keras")
+    lr = loaded.optimizer.learning_rate
+    assert type(loaded.optimizer._learning_rate).__name__ == "ExponentialDecay" and float(lr) == pytest.approx(0.01)
+    assert loaded.loss.get_config()["label_smoothing"] == pytest.approx(0.1)
+
+    keras_model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    keras_model.compile(optimizer=keras.optimizers.SGD(keras.optimizers.schedules.PiecewiseConstantDecay(
+        [5, 10], [0.1, 0.01, 0.001]), momentum=0.5), loss=keras.losses.Huber(delta=2.0),
+        metrics=[keras.metrics.RootMeanSquaredError(name="rmse")], weighted_metrics=["mae"])
+    keras_model.save(tmp_path / "k.keras")
+    back = fastnn.models.load_model(tmp_path / "k.keras")
+    assert type(back.optimizer).__name__ == "SGD" and back.optimizer.get_config()["momentum"] == 0.5
+    assert back.optimizer.get_config()["learning_rate"]["class_name"] == "PiecewiseConstantDecay"
+    assert type(back.loss).__name__ == "Huber"  # (Keras's Huber.get_config leaves delta out of its own files)
+    history = back.fit(X, X[:, :1], epochs=1, verbose=0)
+    assert {"rmse", "mae"} <= set(history.history)
