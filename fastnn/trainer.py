@@ -251,7 +251,8 @@ class Trainer:
             net.begin_epoch(n, bool(shuffle), batch_size)
             status = self._run_epoch(net, x, y, sw, batch_size, steps, cbs, hooks, user_batch_hooks, stop_on_nan,
                                      names)
-            logs = dict(zip(names, self._group(net.epoch_logs())))
+            # (Distributed: the training metrics from the ranks' merged states; the validation logs averaged below.)
+            logs = dict(zip(names, self._group(net.epoch_logs() if dist is None else dist._merge_epoch_logs(net))))
             if val is not None and (epoch + 1) % validation_freq == 0:
                 vals = self._group(net.evaluate(val[0], val[1], val[2], val_bs))
                 logs.update({"val_" + k: v for k, v in zip(names, vals)})

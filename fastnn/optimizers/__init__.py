@@ -90,7 +90,7 @@ class Optimizer:
 
     def _attach(self, net):
         if getattr(self, "_distributed", False):  # fastnn.distributed.DistributedOptimizer
-            from . import distributed
+            from .. import distributed
             distributed._install_hook(net, self._distributed)
         else:
             net._set_gradient_hook(None)
