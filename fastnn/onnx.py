@@ -39,13 +39,19 @@ class _Graph:
     def __init__(self, dtype, opset):
         self.onnx, self.helper, self.numpy_helper = _require_onnx()
         self.dtype, self.opset = np.dtype(dtype), opset
-        self.nodes, self.initializers, self._count = [], [], {}
+        self.nodes, self.initializers, self._count, self._used = [], [], {}, set()
         self.notes = set()  # what the export had to change, said once as a warning
 
     def name(self, base):
+        """A name no tensor or node of the graph has yet: base, else base_1, base_2, ..."""
         k = self._count.get(base, 0)
+        name = base if k == 0 else f"{base}_{k}"
+        while name in self._used:
+            k += 1
+            name = f"{base}_{k}"
         self._count[base] = k + 1
-        return base if k == 0 else f"{base}_{k}"
+        self._used.add(name)
+        return name
 
     def const(self, value, base="const", dtype=None):
         array = np.asarray(value, dtype=dtype or self.dtype)
@@ -318,7 +324,7 @@ def to_onnx(model, opset=None):
     output_name = model._chain[-1].name if model._chain else "output"
     if output_name == input_name:
         output_name = f"{output_name}_output"
-    g._count[input_name] = 1
+    g._used.update((input_name, output_name))
     y = _emit(g, model, input_name)
     g.nodes.append(helper.make_node("Identity", [y], [output_name], name=g.name("output_node")))
     elem = helper.np_dtype_to_tensor_dtype(dtype)

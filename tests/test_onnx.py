@@ -127,3 +127,11 @@ def test_normalization_layers_match_predict(tmp_path, dtype):
     for opset in (13, 18):
         fastnn.onnx.export(model, tmp_path / f"n{opset}.onnx", opset=opset)
         assert_matches(model, tmp_path / f"n{opset}.onnx", X, 1e-5 if dtype == "float32" else 1e-12)
+
+
+def test_layer_names_that_look_like_operator_names_do_not_collide(tmp_path):
+    model = Sequential([Dense(5, activation="relu", name="relu", input_shape=(4,)), Activation("relu", name="relu_1"),
+                        Dense(5, activation="gelu", name="mul"), Activation("softmax", name="softmax_1"),
+                        Dense(2, activation="swish", name="input_layer_1")])
+    fastnn.onnx.export(model, tmp_path / "n.onnx")  # checked: every tensor name assigned once
+    assert_matches(model, tmp_path / "n.onnx", X, 1e-5)
