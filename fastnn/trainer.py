@@ -3,9 +3,13 @@ per-batch calls, over the engine a model has built.
 
 `Trainer` is a mixin of `fastnn.models.Model`: it reads the model's structure only through `self._net` (the engine
 network), `self._first` / `self._last` (the span of engine ops the model covers), `self._op_layers`, `self._n_in` /
-`self._n_out`, `self._flatten_shape()`, `self._ensure_built` / `self._require_built` and `self._is_view()`. The main
+`self._n_out`, `self._flatten_shape()`, `self._ensure_built` / `self._require_built` (which also bring the engine
+up to date with layers shared with other models, `self._sync()`), `self._is_view()` and `self._build`. The main
 path of `fit` is one engine call per epoch (or per chunk of batches when a progress bar or a batch-level callback
 needs to hear from it); Python never loops over samples or batches.
+
+Trainable flags are read at compile (as in Keras 3): each op of the engine is frozen or not by its layer's and the
+model's `trainable`; a change afterwards takes effect at the next compile, and fit / train_on_batch warn once.
 """
 
 import contextlib
@@ -58,13 +62,10 @@ class Trainer:
 
     def _compile_engine(self):
         if self._is_view():
-            raise ValueError(f"model {self.name!r} shares its weights with the model that built its layers; it can "
-                             "predict but not train (its compile settings would replace that model's): compile and "
-                             "train the model that owns the layers, or build a new model")
-        frozen = [layer.name for layer in self._op_layers if not layer.trainable]
-        if frozen or not self.trainable:
-            raise ValueError(f"trainable=False (model {self.name!r}{', layers ' + str(frozen) if frozen else ''}): "
-                             "fastnn trains every weight of a model; freezing layers is not supported")
+            # A view of another model's engine gets an engine of its own to train: its layers' weights move there
+            # (still shared: the other model takes them back when it next runs). _build compiles it.
+            self._build(self._n_in, private=True)
+            return
         net = self._net
         loss_name = self.loss.engine_name
         for layer in self._op_layers:
@@ -76,13 +77,33 @@ class Trainer:
         resolved += [(metrics_module.resolve(m, self._n_out, sparse), True) for m in self._weighted_metric_ids]
         for m, _ in resolved:
             metrics_module.check_fits(m, sparse, self._n_out)
+        state = self._trainable_state()
+        for k, (_, trainable) in enumerate(state):  # frozen ops: no update, no weight decay, no regularization
+            net.set_trainable(self._first + k, trainable)
         net.compile(loss_name, self.loss.from_logits, self.optimizer.engine_name, self.optimizer.engine_config(),
                     [m.engine_spec(weighted) for m, weighted in resolved], self.loss.engine_config())
         self._metric_names = _log_names(resolved)
         self._metric_sizes = [m.result_size(self._n_out) for m, _ in resolved]
         self._metric_objects = [m for m, _ in resolved]
         self.optimizer._attach(net)
+        self._compiled_trainable = state
         self._engine_compiled = True
+
+    def _trainable_state(self):
+        """Per engine op: its layer and whether this model trains it (the model's and the layer's flags)."""
+        return [(layer, bool(self.trainable and layer.trainable)) for layer in self._op_layers]
+
+    def _warn_if_trainable_changed(self):
+        """As Keras 3: the trainable flags of the last compile() hold until the next one; a change since warns once."""
+        compiled = getattr(self, "_compiled_trainable", None)
+        now = self._trainable_state()
+        if compiled is None or [f for _, f in compiled] == [f for _, f in now]:
+            return
+        changed = [layer.name for (layer, a), (_, b) in zip(compiled, now) if a != b]
+        warnings.warn("A layer's `trainable` state has changed since the model was compiled; the change takes effect "
+                      f"when the model is compiled again (model.compile(...)). Changed layers: {changed}",
+                      UserWarning, stacklevel=3)
+        self._compiled_trainable = now
 
     def _require_compiled(self, what):
         if not self.compiled:
@@ -163,6 +184,8 @@ class Trainer:
         if self.compiled and not self.built and x is not None:
             self._ensure_built(x)
         self._require_compiled("fit")
+        self._sync(write=True)
+        self._warn_if_trainable_changed()
         with self._training("fit"):
             return self._fit(x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data, shuffle,
                              class_weight, sample_weight, initial_epoch, steps_per_epoch, validation_steps,
@@ -320,6 +343,8 @@ class Trainer:
                 and x.ndim == 2 and x.shape[0] > 0 and x.flags.c_contiguous and x.dtype == self._engine.np_dtype \
                 and (batch_size is None or (type(batch_size) is int and batch_size > 0)):
             # Fast path for an array the engine takes as it is: the width and finiteness checks run in C++.
+            if self._engine.moves != self._seen_moves:  # layers shared with another model moved since
+                self._sync()
             try:
                 return self._net.predict(x, batch_size or 32, self._first, self._last, config.check_finite())
             except ValueError:
@@ -350,8 +375,9 @@ class Trainer:
         xa = self._x(x)
         outs, op = [], self._first - 1
         for layer in self._chain:
-            if isinstance(layer, ENGINE_LAYERS):
-                op += 1
+            n_ops = len(layer._op_layers) if isinstance(layer, Trainer) else int(isinstance(layer, ENGINE_LAYERS))
+            if n_ops:  # a nested model: the output of its last op
+                op += n_ops
                 outs.append(self._net.predict(xa, 1024, self._first, op))
             else:
                 outs.append(outs[-1] if outs else xa)
@@ -362,6 +388,8 @@ class Trainer:
         if self.compiled and not self.built:
             self._ensure_built(x)
         self._require_compiled("train_on_batch")
+        self._sync(write=True)
+        self._warn_if_trainable_changed()
         x = self._x(x)
         y = self._y(y, x.shape[0])
         sw = self._weights_for(y, sample_weight, class_weight, x.shape[0])

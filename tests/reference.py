@@ -1106,3 +1106,83 @@ def rescaling_forward(x, scale, offset=0.0):
 
 def rescaling_backward(x, scale, dout):
     return np.asarray(dout, np.float64) * scale, []
+
+
+# ---------------------------------------------------------------------------------------------
+# Activation and noise layers (keras/src/layers/activations, keras/src/layers/regularization)
+# ---------------------------------------------------------------------------------------------
+
+ALPHA_DROPOUT_ALPHA_P = -SELU_ALPHA * SELU_SCALE
+
+
+def relu_layer_forward(x, max_value=None, negative_slope=0.0, threshold=0.0):
+    """Keras's relu(x, negative_slope, max_value, threshold): min(x, max_value) above the threshold,
+    negative_slope * (x - threshold) at or below it."""
+    x = _as2d(x, "x")
+    above = np.minimum(x, max_value) if max_value is not None else x
+    return np.where(x > threshold, above, negative_slope * (x - threshold))
+
+
+def relu_layer_backward(x, dout, max_value=None, negative_slope=0.0, threshold=0.0):
+    """dx for relu_layer_forward: 1 between threshold and max_value, 0 at or above max_value, negative_slope
+    at or below the threshold."""
+    x, dout = _as2d(x, "x"), _as2d(dout, "dout")
+    inside = 1.0 if max_value is None else (x < max_value).astype(np.float64)
+    return dout * np.where(x > threshold, inside, negative_slope)
+
+
+def elu_layer_forward(x, alpha=1.0):
+    x = _as2d(x, "x")
+    return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0.0)))
+
+
+def elu_layer_backward(x, dout, alpha=1.0):
+    x, dout = _as2d(x, "x"), _as2d(dout, "dout")
+    return dout * np.where(x > 0, 1.0, alpha * np.exp(np.minimum(x, 0.0)))
+
+
+def prelu_forward(x, alpha):
+    """Keras's PReLU: relu(x) - alpha * relu(-x), alpha (n,) one slope per feature."""
+    x = _as2d(x, "x")
+    alpha = np.asarray(alpha, dtype=np.float64)
+    return np.maximum(x, 0.0) - alpha * np.maximum(-x, 0.0)
+
+
+def prelu_backward(x, alpha, dout):
+    """(dx, dalpha) for prelu_forward: dx = dout * (1 if x > 0 else alpha), dalpha_j = -sum_i dout_ij relu(-x_ij)."""
+    x, dout = _as2d(x, "x"), _as2d(dout, "dout")
+    alpha = np.asarray(alpha, dtype=np.float64)
+    return dout * np.where(x > 0, 1.0, alpha), -(dout * np.maximum(-x, 0.0)).sum(axis=0)
+
+
+def gaussian_noise_forward(x, stddev, e):
+    """In training: x + stddev * e for standard normal draws e (the identity at inference)."""
+    return _as2d(x, "x") + stddev * np.asarray(e, dtype=np.float64)
+
+
+def gaussian_dropout_forward(x, rate, e):
+    """In training: x * (1 + sqrt(rate / (1 - rate)) * e) for standard normal draws e."""
+    return _as2d(x, "x") * (1.0 + math.sqrt(rate / (1.0 - rate)) * np.asarray(e, dtype=np.float64))
+
+
+def gaussian_dropout_backward(dout, rate, e):
+    return _as2d(dout, "dout") * (1.0 + math.sqrt(rate / (1.0 - rate)) * np.asarray(e, dtype=np.float64))
+
+
+def alpha_dropout_coefficients(rate):
+    """(a, b) of Keras's AlphaDropout: a = ((1 - rate)(1 + rate alpha_p^2))^-1/2, b = -a alpha_p rate."""
+    ap = ALPHA_DROPOUT_ALPHA_P
+    a = ((1.0 - rate) * (1.0 + rate * ap * ap)) ** -0.5
+    return a, -a * ap * rate
+
+
+def alpha_dropout_forward(x, rate, kept):
+    """In training: a * (x if kept else alpha_p) + b, kept = (u >= rate) for uniform draws u."""
+    a, b = alpha_dropout_coefficients(rate)
+    kept = np.asarray(kept, dtype=np.float64)
+    return a * (_as2d(x, "x") * kept + ALPHA_DROPOUT_ALPHA_P * (1.0 - kept)) + b
+
+
+def alpha_dropout_backward(dout, rate, kept):
+    a, _ = alpha_dropout_coefficients(rate)
+    return _as2d(dout, "dout") * a * np.asarray(kept, dtype=np.float64)
