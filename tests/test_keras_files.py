@@ -430,3 +430,39 @@ def test_normalization_layers_round_trip_with_their_state(tmp_path):
         assert len(f["layers/normalization_1/vars"]) == 0  # mean and variance given: in the config
         assert [f[f"layers/batch_normalization/vars/{k}"].shape for k in range(4)] == [(6,)] * 4
         assert len(f["layers/batch_normalization_1/vars"]) == 3  # no gamma
+
+
+
+# ----------------------------------------------------------------------------- every layer kind, nested models
+
+
+def every_layer_model(dtype="float32"):
+    """One model with each layer kind fastnn has (the rows of saving_keras.LAYERS), trained a little."""
+    from fastnn import layers as L
+    fastnn.utils.set_random_seed(5)
+    inner = Sequential([L.Dense(6, activation="tanh", input_shape=(4,)), L.PReLU(alpha_initializer="ones")],
+                       name="inner")
+    model = Sequential([inner, L.ReLU(max_value=3.0, negative_slope=0.1, threshold=0.2), L.LeakyReLU(0.25),
+                        L.ELU(alpha=0.7), L.GaussianNoise(0.1), L.GaussianDropout(0.2), L.AlphaDropout(0.1),
+                        L.Identity(), L.Dense(3), L.Softmax()], name="every", dtype=dtype)
+    model.compile(optimizer="adam", loss="categorical_crossentropy")
+    model.fit(X, np.eye(3)[np.argmax(X[:, :3], axis=1)], epochs=2, verbose=0)
+    return model
+
+
+def test_every_layer_kind_and_nested_models_round_trip(tmp_path):
+    model = every_layer_model()
+    model.save(tmp_path / "m.keras")
+    loaded = load_model(tmp_path / "m.keras")
+    assert [type(l).__name__ for l in loaded.layers] == [type(l).__name__ for l in model.layers]
+    assert [type(l).__name__ for l in loaded.layers[0].layers] == ["Dense", "PReLU"]
+    for a, b in zip(loaded.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(loaded.predict(X, verbose=0), model.predict(X, verbose=0))
+    relu = loaded.layers[1]
+    assert (relu.max_value, relu.negative_slope, relu.threshold) == (3.0, 0.1, 0.2)
+    with zipfile.ZipFile(tmp_path / "m.keras") as z, h5py.File(io.BytesIO(z.read("model.weights.h5")), "r") as f:
+        # A nested model keeps its own layers inside its group, as Keras writes it.
+        assert f["layers/sequential/layers/dense/vars/0"].shape == (4, 6)
+        assert f["layers/sequential/layers/p_re_lu/vars/0"].shape == (6,)
+        assert f["layers/sequential/vars"].attrs["name"] == "inner"

@@ -182,3 +182,39 @@ def test_compile_settings_with_schedules_and_stateful_metrics_both_ways(tmp_path
     assert type(back.loss).__name__ == "Huber"  # (Keras's Huber.get_config leaves delta out of its own files)
     history = back.fit(X, X[:, :1], epochs=1, verbose=0)
     assert {"rmse", "mae"} <= set(history.history)
+
+
+
+def test_every_layer_kind_and_nested_models_load_in_keras(tmp_path):
+    from fastnn import layers as L
+    fastnn.utils.set_random_seed(5)
+    inner = fastnn.Sequential([Dense(6, activation="tanh", input_shape=(4,)), L.PReLU(alpha_initializer="ones")],
+                              name="inner")
+    model = fastnn.Sequential([inner, L.ReLU(max_value=3.0, negative_slope=0.1, threshold=0.2), L.LeakyReLU(0.25),
+                               L.ELU(alpha=0.7), L.GaussianNoise(0.1), L.GaussianDropout(0.2), L.AlphaDropout(0.1),
+                               L.Identity(), Dense(3), L.Softmax()], name="every")
+    model.compile(optimizer="adam", loss="categorical_crossentropy")
+    model.fit(X, np.eye(3)[np.argmax(X[:, :3], axis=1)], epochs=2, verbose=0)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    assert [l.__class__.__name__ for l in loaded.layers] == [type(l).__name__ for l in model.layers]
+    np.testing.assert_allclose(keras_predict(loaded, X), model.predict(X, verbose=0), rtol=0, atol=1e-6)
+
+
+def test_keras_nested_and_activation_layer_models_load_in_fastnn(tmp_path):
+    keras.utils.set_random_seed(6)
+    base = keras.Sequential([keras.Input((4,)), keras.layers.Dense(5), keras.layers.PReLU(
+        alpha_initializer=keras.initializers.Constant(0.3))], name="base")
+    inputs = keras.Input((4,), name="x")
+    h = base(inputs)
+    h = keras.layers.ReLU(max_value=2.0, negative_slope=0.05)(h)
+    h = keras.layers.LeakyReLU(negative_slope=0.2)(h)
+    h = keras.layers.ELU(alpha=0.5)(h)
+    h = keras.layers.GaussianNoise(0.3)(h)
+    h = keras.layers.Dense(3)(h)
+    kmodel = keras.Model(inputs, keras.layers.Softmax()(h))
+    kmodel.save(tmp_path / "k.keras")
+    model = fastnn.models.load_model(tmp_path / "k.keras")
+    assert [type(l).__name__ for l in model.layers] == ["InputLayer", "Sequential", "ReLU", "LeakyReLU", "ELU",
+                                                         "GaussianNoise", "Dense", "Softmax"]
+    np.testing.assert_allclose(model.predict(X, verbose=0), keras_predict(kmodel, X), rtol=0, atol=1e-6)

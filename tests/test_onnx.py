@@ -135,3 +135,20 @@ def test_layer_names_that_look_like_operator_names_do_not_collide(tmp_path):
                         Dense(2, activation="swish", name="input_layer_1")])
     fastnn.onnx.export(model, tmp_path / "n.onnx")  # checked: every tensor name assigned once
     assert_matches(model, tmp_path / "n.onnx", X, 1e-5)
+
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_every_layer_kind_and_nested_models_match_predict(tmp_path, dtype):
+    from fastnn import layers as L
+    fastnn.utils.set_random_seed(5)
+    inner = Sequential([Dense(6, activation="tanh", input_shape=(4,)), L.PReLU(alpha_initializer="ones")],
+                       name="inner")
+    model = Sequential([inner, L.ReLU(max_value=3.0, negative_slope=0.1, threshold=0.2), L.LeakyReLU(0.25),
+                        L.ELU(alpha=0.7), L.GaussianNoise(0.1), L.GaussianDropout(0.2), L.AlphaDropout(0.1),
+                        L.Identity(), L.ReLU(), Dense(3), L.Softmax()], name="every", dtype=dtype)
+    model.compile(optimizer="adam", loss="categorical_crossentropy")
+    model.fit(X, np.eye(3)[np.argmax(X[:, :3], axis=1)], epochs=2, verbose=0)  # PReLU's alpha moves off 1
+    assert not np.allclose(inner.layers[1].get_weights()[0], 1.0)
+    fastnn.onnx.export(model, tmp_path / "every.onnx")
+    assert_matches(model, tmp_path / "every.onnx", X, 1e-5 if dtype == "float32" else 1e-12)
