@@ -1348,6 +1348,12 @@ def format_for_save(filepath, weights_only):
     """"keras" or "fastnn" for a path given to save (weights_only=False) or save_weights; refuses other names with
     the choices, as Keras 3 refuses names it does not know."""
     name = os.fsdecode(os.fspath(filepath)).lower()
+    try:
+        mode = os.stat(filepath).st_mode
+    except (OSError, ValueError):
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode):
+        return "fastnn"  # a directory, device or FIFO is there: the writer refuses it, whatever the name says
     if weights_only:
         if name.endswith(".weights.h5"):
             return "keras"
