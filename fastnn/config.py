@@ -26,3 +26,15 @@ def set_check_finite(enabled):
     """Turn the NaN/infinity scan of inputs on or off (off saves one pass over the data)."""
     global _CHECK_FINITE
     _CHECK_FINITE = bool(enabled)
+
+
+def set_dtype_policy(policy):
+    """Set the global dtype policy: "float32", "float64" or "mixed_bfloat16" (see fastnn.dtype_policies)."""
+    from . import dtype_policies
+    dtype_policies.set_dtype_policy(policy)
+
+
+def dtype_policy():
+    """The global dtype policy (a DTypePolicy)."""
+    from . import dtype_policies
+    return dtype_policies.dtype_policy()

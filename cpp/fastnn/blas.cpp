@@ -8,8 +8,10 @@
 #include "blas.hpp"
 
 #include <algorithm>
+#include <type_traits>
 #include <cblas.h>
 
+#include "bf16.hpp"
 #include "threads.hpp"
 
 namespace fastnn {
@@ -32,8 +34,15 @@ void blas_gemm(bool transA, bool transB, int M, int N, int K, double alpha, cons
 template <class T>
 void gemm(bool transA, bool transB, int M, int N, int K, T alpha, const T* A, int lda, const T* B, int ldb, T beta,
           T* C, int ldc) {
-    const int T_ = get_num_threads();
     const double work = double(M) * double(N) * double(K);
+    // Under the mixed_bfloat16 policy (bf16.hpp) the large float32 products run in bfloat16.
+    if constexpr (std::is_same_v<T, float>) {
+        if (compute_bf16() && alpha == 1.0f && beta == 0.0f && work >= double(kParallelMinMacs)) {
+            gemm_bf16(transA, transB, M, N, K, A, lda, B, ldb, C, ldc);
+            return;
+        }
+    }
+    const int T_ = get_num_threads();
     constexpr int kAlign = 16;  // split at multiples of 16 columns/rows (whole SIMD tiles)
     int parts = 1;
     bool by_cols = true;
