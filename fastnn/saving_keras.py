@@ -188,9 +188,9 @@ def _dtype_policy(value, where):
         value = cfg.get("name") if isinstance(cfg, dict) else None
     if value is None:
         return None
-    if value not in ("float32", "float64"):
-        raise ModelFileError(f"{where}: dtype {_short(value)} is not supported (fastnn computes in float32 or "
-                             "float64)")
+    if value not in ("float32", "float64", "mixed_bfloat16"):
+        raise ModelFileError(f"{where}: dtype {_short(value)} is not supported (fastnn computes in float32, "
+                             "float64 or mixed_bfloat16)")
     return value
 
 
@@ -576,7 +576,9 @@ def _layer_entry(layer, dtype, n_in_shape):
     if _is_model(layer):
         return _model_entry(layer, dtype, n_in_shape), [int(layer._n_out)]
     row = _row_for(layer)
-    cfg = {"name": layer.name, "trainable": bool(layer.trainable), "dtype": _keras_dtype_policy(dtype)}
+    policy = getattr(layer, "_dtype_policy", None)
+    policy_name = policy.name if policy is not None and getattr(policy, "is_mixed", False) else dtype
+    cfg = {"name": layer.name, "trainable": bool(layer.trainable), "dtype": _keras_dtype_policy(policy_name)}
     cfg.update(row.to_keras(layer))
     entry = {"module": "keras.layers", "class_name": row.keras_class, "config": cfg, "registered_name": None,
              "build_config": {"input_shape": [None] + list(n_in_shape)}}
@@ -1014,9 +1016,11 @@ def _layer_from_entry(entry, where, dtype):
     if not isinstance(name, str) or not 0 < len(name) <= 200:
         s.fail(f"name must be a short string, got {_short(name)}")
     layer_dtype = _dtype_policy(s.get("dtype"), s.where) or dtype
-    if layer_dtype != dtype:
-        s.fail(f"dtype {layer_dtype} differs from the model's {dtype}; fastnn models have one dtype")
     kwargs = {"name": name, "trainable": s.bool("trainable", True)}
+    if layer_dtype == "mixed_bfloat16" and dtype == "float32" and cls != "InputLayer":
+        kwargs["dtype"] = layer_dtype  # float32 weights, bfloat16 products
+    elif layer_dtype != dtype and not (cls == "InputLayer" and layer_dtype == "mixed_bfloat16"):
+        s.fail(f"dtype {layer_dtype} differs from the model's {dtype}; fastnn models have one dtype")
     if cls == "InputLayer":
         shape = s.get("batch_shape", s.get("batch_input_shape"))
         if shape is None and "shape" in cfg:
@@ -1053,6 +1057,8 @@ def _model_from_entry(entry, where, dtype=None):
     if not isinstance(layer_entries, list) or not 1 <= len(layer_entries) <= MAX_LAYERS:
         s.fail(f"expected a list of 1 to {MAX_LAYERS} layers")
     dtype = _dtype_policy(s.get("dtype"), s.where) or dtype or _first_layer_dtype(layer_entries, s.where)
+    if dtype == "mixed_bfloat16":  # the model's variables are float32; each layer says its own policy
+        dtype = "float32"
     trainable = s.bool("trainable", True)
     if cls == "Sequential":
         built = s.get("build_input_shape")
@@ -1105,7 +1111,8 @@ def _first_layer_dtype(entries, where):
     """A Functional config has no dtype of its own: its first layer's (the InputLayer's) is the model's."""
     first = entries[0].get("config") if isinstance(entries[0], dict) else None
     value = first.get("dtype") if isinstance(first, dict) else None
-    return _dtype_policy(value, f"{where}, layer 0") or "float32"
+    value = _dtype_policy(value, f"{where}, layer 0") or "float32"
+    return "float32" if value == "mixed_bfloat16" else value
 
 
 def _check_inbound(nodes, previous, where):

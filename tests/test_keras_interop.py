@@ -218,3 +218,15 @@ def test_keras_nested_and_activation_layer_models_load_in_fastnn(tmp_path):
     assert [type(l).__name__ for l in model.layers] == ["InputLayer", "Sequential", "ReLU", "LeakyReLU", "ELU",
                                                          "GaussianNoise", "Dense", "Softmax"]
     np.testing.assert_allclose(model.predict(X, verbose=0), keras_predict(kmodel, X), rtol=0, atol=1e-6)
+
+
+def test_mixed_bfloat16_layers_keep_their_policy(tmp_path):
+    model = fastnn.Sequential([Dense(4, activation="relu", input_shape=(4,), dtype="mixed_bfloat16"), Dense(1)])
+    model.save(tmp_path / "bf.keras")
+    loaded = keras.models.load_model(tmp_path / "bf.keras")
+    assert loaded.layers[0].dtype_policy.name == "mixed_bfloat16" and loaded.layers[1].dtype_policy.name == "float32"
+    back = fastnn.models.load_model(tmp_path / "bf.keras")
+    assert back.layers[0].dtype_policy.name == "mixed_bfloat16" and back.dtype == "float32"
+    np.testing.assert_array_equal(back.predict(X, verbose=0), model.predict(X, verbose=0))
+    # bfloat16 products round differently in Keras (torch) and in fastnn: close, not equal
+    np.testing.assert_allclose(keras_predict(loaded, X), model.predict(X, verbose=0), rtol=0, atol=0.05)
