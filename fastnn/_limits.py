@@ -13,7 +13,7 @@ machine's memory with MemoryError saying what ran out and how much it needed.
 import os
 
 MAX_NAME_CHARS = 512  # model and layer names
-MAX_LAYERS = 1000  # layers of one model, its InputLayer not counted
+MAX_LAYERS = 999  # layers of one model, its InputLayer not counted (a file holds at most 1000 entries)
 MAX_UNITS = 1 << 24  # units of a layer, features of a sample
 MAX_SAMPLE_DIMS = 8  # dimensions of one sample (input_shape)
 MAX_METRICS = 64  # metrics (and weighted metrics) of one compile

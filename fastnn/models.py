@@ -151,7 +151,9 @@ class Model(Trainer, WeightsView):
 
     @trainable.setter
     def trainable(self, value):
-        """Sets `trainable` on the model and on every layer in it (nested models included), as Keras does."""
+        """Sets `trainable` on the model and on every layer in it (nested models included), as Keras does; refused
+        (RuntimeError) while the model trains."""
+        _refuse_while_training(getattr(self, "_engine", None), "trainable", self.name)
         value = bool(value)
         self._trainable = value
         for layer in self._chain:
@@ -240,15 +242,6 @@ class Model(Trainer, WeightsView):
     @property
     def input_shape(self):
         return self._input_tensor.shape if self._input_tensor is not None else None
-
-    @property
-    def trainable(self):
-        return self._trainable
-
-    @trainable.setter
-    def trainable(self, value):
-        _refuse_while_training(getattr(self, "_engine", None), "trainable", self.name)
-        self._trainable = bool(value)
 
     @property
     def output_shape(self):
@@ -827,7 +820,7 @@ _MAX_UNITS = _limits.MAX_UNITS
 
 
 _MODEL_KEYS = {"name", "dtype", "layers", "trainable", "call_training"}
-_MAX_LAYERS = _limits.MAX_LAYERS + _MAX_NESTING  # entries in one file: layers, nested models' too, and InputLayers
+_MAX_LAYERS = _limits.MAX_LAYERS + 1  # entries in one file: layers, nested models' too, and InputLayers
 
 
 def _layer_from_config(entry, where, budget=None):
