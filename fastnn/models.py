@@ -1,4 +1,7 @@
-"""Models: Sequential and the functional Model (Keras 3 API), their training loop, and model files.
+"""Models: the structure of Sequential and the functional Model (Keras 3 API), their weights, and model files.
+
+The training loop (compile, fit, evaluate, predict) is in fastnn/trainer.py, a mixin of Model; the summary table is
+in fastnn/summary.py.
 
 A model is a chain of layers (fastnn builds dense stacks: one input, one output). Building it creates an engine
 (fastnn._core network) holding every weight in one flat buffer; `fit` runs whole epochs inside the engine, one
@@ -16,26 +19,21 @@ its current weights. A model assembled from built layers in any other way gets i
 their weights (the layers stay with the model that built them).
 """
 
-import contextlib
 import math
 import os
-import shutil
-import textwrap
 import threading
-import time
-import warnings
 
 import numpy as np
 
-from . import _core, callbacks as callbacks_module, config, losses, metrics as metrics_module, optimizers
+from . import _core, config, losses, metrics as metrics_module, optimizers, summary as summary_module
 from . import random as fastnn_random
 from ._naming import unique_name
-from ._names import unknown_name_error
-from ._validation import as_features, as_sample_weight, as_targets, check_fraction, check_int, to_array
+from ._validation import check_int, to_array
 from .errors import ModelFileError
 from .layers import (ENGINE_LAYERS, LAYER_CLASSES, Activation, Dense, Dropout, Flatten, InputLayer, KerasTensor,
                      Layer, WeightsView, _check_weight_list)
-from .progress import resolve_verbose
+from .summary import _human_bytes
+from .trainer import Trainer
 
 
 class _Engine:
@@ -49,7 +47,7 @@ class _Engine:
         self.training = threading.Lock()  # held by fit / train_on_batch: one training call at a time
 
 
-class Model(WeightsView):
+class Model(Trainer, WeightsView):
     """A functional model: `Model(inputs=x, outputs=y)` for tensors made with Input and layer calls."""
 
     _name_prefix = "functional"
@@ -279,331 +277,10 @@ class Model(WeightsView):
     def _is_view(self):
         return self._engine is not None and self._engine.owner is not self
 
-    # ---------------------------------------------------------------- compile
-    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
-                run_eagerly=False, steps_per_execution=1, jit_compile="auto", auto_scale_loss=True):
-        """Sets the optimizer, loss and metrics (Keras names; compile() without an optimizer means RMSprop)."""
-        if loss_weights is not None or weighted_metrics is not None:
-            raise ValueError("loss_weights and weighted_metrics: fastnn models have one output; expected None")
-        # Everything is checked before anything changes: a failed compile leaves the model as it was.
-        new_optimizer = optimizers.get(optimizer)
-        if new_optimizer._net is not None and not (self.built and new_optimizer._net is self._net):
-            # An optimizer object drives one engine (its learning_rate reads and writes it): another model gets a copy.
-            new_optimizer = optimizers.deserialize(optimizers.serialize(new_optimizer))
-        new_loss = losses.get(loss)
-        if metrics is None:
-            metrics = []
-        if isinstance(metrics, dict):
-            metrics = list(metrics.values())
-        if isinstance(metrics, (str, metrics_module.Metric)) or callable(metrics):
-            metrics = [metrics]
-        for m in metrics:
-            metrics_module.get(m)  # validates names now, resolves "accuracy" when built
-        previous = (self.optimizer, self.loss, self._metric_ids, self._metric_names, self.compiled, self._engine_compiled)
-        self.optimizer, self.loss, self._metric_ids = new_optimizer, new_loss, list(metrics)
-        self.compiled = True
-        self._engine_compiled = False
-        if self.built:
-            try:
-                self._compile_engine()
-            except BaseException:
-                (self.optimizer, self.loss, self._metric_ids, self._metric_names, self.compiled,
-                 self._engine_compiled) = previous
-                raise
-
-    def _compile_engine(self):
-        if self._is_view():
-            raise ValueError(f"model {self.name!r} shares its weights with the model that built its layers; it can "
-                             "predict but not train (its compile settings would replace that model's): compile and "
-                             "train the model that owns the layers, or build a new model")
-        frozen = [layer.name for layer in self._op_layers if not layer.trainable]
-        if frozen or not self.trainable:
-            raise ValueError(f"trainable=False (model {self.name!r}{', layers ' + str(frozen) if frozen else ''}): "
-                             "fastnn trains every weight of a model; freezing layers is not supported")
-        net = self._net
-        loss_name = self.loss.engine_name
-        for layer in self._op_layers:
-            if getattr(layer, "activation_name", None) == "step":
-                raise ValueError(f"layer {layer.name!r}: activation 'step' has no gradient, so a model using it "
-                                 "cannot be trained by gradient descent; use fastnn.Perceptron for the perceptron rule")
-        resolved = [metrics_module.resolve(m, loss_name, self._n_out, loss_name == "sparse_categorical_crossentropy")
-                    for m in self._metric_ids]
-        self._metric_names = [name for name, _ in resolved]
-        net.compile(loss_name, self.loss.from_logits, self.optimizer.engine_name, self.optimizer.engine_config(),
-                    [engine for _, engine in resolved])
-        self.optimizer._attach(net)
-        self._engine_compiled = True
-
-    def _require_compiled(self, what):
-        if not self.compiled:
-            raise ValueError(f"{what}: the model must be compiled first: call model.compile(optimizer=..., loss=...)")
-        self._require_built(what)
-        if not self._engine_compiled:
-            self._compile_engine()
-
-    @property
-    def metrics_names(self):
-        return ["loss"] + list(self._metric_names)
-
-    # ---------------------------------------------------------------- data
-    def _x(self, x, name="x"):
-        return as_features(x, self._n_in, self._net.dtype, name, flatten=self._flatten_shape())
-
-    def _y(self, y, n, name="y"):
-        sparse = self.loss.engine_name == "sparse_categorical_crossentropy"
-        return as_targets(y, n, self._n_out, self._net.dtype, sparse, name)
-
-    def _weights_for(self, y, sample_weight, class_weight, n):
-        sw = as_sample_weight(sample_weight, n, self._net.dtype)
-        if class_weight is None:
-            return sw
-        if not isinstance(class_weight, dict):
-            raise ValueError(f"class_weight: expected a dict {{class index: weight}}, got {type(class_weight).__name__}")
-        if self.loss.engine_name == "sparse_categorical_crossentropy":
-            classes = y[:, 0].astype(np.int64)
-        elif y.shape[1] > 1:
-            classes = np.argmax(y, axis=1)
-        else:
-            classes = np.rint(y[:, 0]).astype(np.int64)
-        cw = np.ones(n, dtype=self._net.dtype)
-        for k, v in class_weight.items():
-            if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
-                raise ValueError(f"class_weight: expected non-negative integer class indices as keys, got {k!r}")
-            if not isinstance(v, (int, float, np.number)) or not math.isfinite(v) or v < 0:
-                raise ValueError(f"class_weight: expected finite weights >= 0, got {v!r} for class {k}")
-            cw[classes == k] = v
-        return cw if sw is None else np.ascontiguousarray(sw * cw)
-
-    @staticmethod
-    def _batch_size(batch_size, name="batch_size"):
-        return 32 if batch_size is None else check_int(batch_size, name, 1)
-
-    # ---------------------------------------------------------------- training
-    @contextlib.contextmanager
-    def _training(self, what):
-        """Holds the engine's training lock: a second fit/train_on_batch on the same weights fails at once."""
-        lock = self._engine.training
-        if not lock.acquire(blocking=False):
-            raise RuntimeError(f"{what}: model {self.name!r} is already being trained (fit or train_on_batch is "
-                               "running in another thread); two training calls on one model cannot run at once: "
-                               "wait for the first one, or train a copy (fastnn.models.clone_model)")
-        try:
-            yield
-        finally:
-            lock.release()
-
-    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
-            validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
-            steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1):
-        """Trains for `epochs` epochs; returns a History (also stored as model.history).
-
-        Ctrl-C (KeyboardInterrupt) stops training after the current batch: the weights are those of the last
-        completed optimizer step, model.history holds the completed epochs, and fit can be called again."""
-        if self.compiled and not self.built and x is not None:
-            self._ensure_built(x)
-        self._require_compiled("fit")
-        with self._training("fit"):
-            return self._fit(x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data, shuffle,
-                             class_weight, sample_weight, initial_epoch, steps_per_epoch, validation_steps,
-                             validation_batch_size, validation_freq)
-
-    def _fit(self, x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data, shuffle,
-             class_weight, sample_weight, initial_epoch, steps_per_epoch, validation_steps, validation_batch_size,
-             validation_freq):
-        if steps_per_epoch is not None or validation_steps is not None:
-            raise ValueError("steps_per_epoch / validation_steps: fastnn trains on arrays, one pass per epoch; "
-                             "expected None")
-        batch_size = self._batch_size(batch_size)
-        epochs = check_int(epochs, "epochs", 0)
-        initial_epoch = check_int(initial_epoch, "initial_epoch", 0)
-        validation_split = check_fraction(validation_split, "validation_split")
-        validation_freq = check_int(validation_freq, "validation_freq", 1)
-        verbose = resolve_verbose(verbose)
-        x = self._x(x)
-        y = self._y(y, x.shape[0])
-        sw = as_sample_weight(sample_weight, x.shape[0], self._net.dtype)
-        val = None
-        if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-                raise ValueError("validation_data: expected a tuple (x_val, y_val) or (x_val, y_val, sample_weight), "
-                                 f"got {type(validation_data).__name__}")
-            xv = self._x(validation_data[0], "validation_data x")
-            yv = self._y(validation_data[1], xv.shape[0], "validation_data y")
-            swv = (as_sample_weight(validation_data[2], xv.shape[0], self._net.dtype, "validation_data sample_weight")
-                   if len(validation_data) == 3 else None)
-            val = (xv, yv, swv)
-        elif validation_split > 0:
-            split_at = int(math.floor(x.shape[0] * (1.0 - validation_split)))
-            if split_at < 1 or split_at >= x.shape[0]:
-                raise ValueError(f"validation_split: {validation_split} of {x.shape[0]} samples leaves an empty "
-                                 "training or validation set")
-            val = (x[split_at:], y[split_at:], None if sw is None else sw[split_at:])
-            x, y, sw = x[:split_at], y[:split_at], None if sw is None else sw[:split_at]
-        sw = self._weights_for(y, sw, class_weight, x.shape[0])  # after the split: class weights weigh training only
-        val_bs = self._batch_size(validation_batch_size, "validation_batch_size") if validation_batch_size else batch_size
-
-        n = x.shape[0]
-        steps = (n + batch_size - 1) // batch_size
-        cbs = callbacks_module.CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
-                                            verbose=verbose, epochs=epochs, steps=steps)
-        self._fit_has_validation = val is not None  # read by CSVLogger (History.params stays as Keras's)
-        history = cbs.history
-        self.history = history  # filled epoch by epoch, so an interrupted fit leaves the completed epochs here
-        history_logs = None
-        stop_on_nan = "terminate_on_nan" in cbs.engine_flags()
-        user_batch_hooks = any(cb._implements_batch_hooks("train") for cb in cbs.callbacks
-                               if not isinstance(cb, callbacks_module.ProgbarLogger))
-        hooks = cbs.needs_batch_hooks("train")
-        names = self.metrics_names
-        net = self._net
-        self.stop_training = False
-        warned_nan = False
-        cbs.on_train_begin()
-        logs = {}
-        if val is None and not hooks and all(type(cb) is callbacks_module.History for cb in cbs.callbacks):
-            # Nothing to run between epochs: every epoch in one engine call, History filled afterwards.
-            status, epoch_logs, exc = net.train_epochs(x, y, sw, batch_size, bool(shuffle), epochs - initial_epoch,
-                                                       stop_on_nan)
-            history.record_epochs(initial_epoch, names, epoch_logs)
-            if epoch_logs:
-                logs = dict(zip(names, epoch_logs[-1]))
-            self.history = history
-            if exc is not None:
-                raise exc
-            bad = [k for k, values in enumerate(epoch_logs) if not math.isfinite(values[0])]
-            if bad:
-                _warn_non_finite(initial_epoch + bad[0], epoch_logs[bad[0]][0])
-            cbs.on_train_end(logs)
-            return history
-        for epoch in range(initial_epoch, epochs):
-            cbs.on_epoch_begin(epoch)
-            net.begin_epoch(n, bool(shuffle), batch_size)
-            status = self._run_epoch(net, x, y, sw, batch_size, steps, cbs, hooks, user_batch_hooks, stop_on_nan,
-                                     names)
-            logs = dict(zip(names, net.epoch_logs()))
-            if val is not None and (epoch + 1) % validation_freq == 0:
-                vals = net.evaluate(val[0], val[1], val[2], val_bs)
-                logs.update({"val_" + k: v for k, v in zip(names, vals)})
-            if status == 2:
-                self.stop_training = True
-            elif not math.isfinite(logs["loss"]) and not warned_nan and not stop_on_nan:
-                _warn_non_finite(epoch, logs["loss"])
-                warned_nan = True
-            cbs.on_epoch_end(epoch, logs)
-            history_logs = logs
-            if self.stop_training:
-                break
-        cbs.on_train_end(history_logs if history_logs is not None else logs)
-        self.history = history
-        return history
-
-    def _run_epoch(self, net, x, y, sw, batch_size, steps, cbs, hooks, user_batch_hooks, stop_on_nan, names):
-        if not hooks:
-            status, _ = net.train_batches(x, y, sw, batch_size, 0, steps, stop_on_nan, True)
-            return status
-        # Batch-level hooks: every batch for user callbacks, else chunks of about 50 ms for the progress bar.
-        b, chunk, status = 0, 1, 0
-        while b < steps:
-            cbs.on_train_batch_begin(b)
-            t0 = time.perf_counter()
-            status, done = net.train_batches(x, y, sw, batch_size, b, min(steps, b + chunk), stop_on_nan, True)
-            b += done + (status == 2)  # a batch with a non-finite loss was run (its step not applied): report it
-            cbs.on_train_batch_end(b - 1, dict(zip(names, net.epoch_logs())))
-            if status != 0 or self.stop_training:
-                break
-            if not user_batch_hooks:
-                dt = max(time.perf_counter() - t0, 1e-6)
-                chunk = int(min(steps, max(1, chunk * 0.05 / dt)))
-        return status
-
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
-                 callbacks=None, return_dict=False):
-        """Loss (and metrics) on (x, y): a scalar without metrics, else [loss, *metrics] (or a dict)."""
-        if self.compiled and not self.built and x is not None:
-            self._ensure_built(x)
-        self._require_compiled("evaluate")
-        batch_size = self._batch_size(batch_size)
-        verbose = resolve_verbose(verbose)
-        x = self._x(x)
-        y = self._y(y, x.shape[0])
-        sw = as_sample_weight(sample_weight, x.shape[0], self._net.dtype)
-        steps_n = (x.shape[0] + batch_size - 1) // batch_size
-        cbs = callbacks_module.CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose,
-                                            epochs=1, steps=steps_n)
-        cbs.on_test_begin()
-        values = self._net.evaluate(x, y, sw, batch_size)
-        logs = dict(zip(self.metrics_names, values))
-        if verbose:
-            cbs.on_test_batch_end(steps_n - 1, dict(logs))
-        cbs.on_test_end(logs)
-        if return_dict:
-            return logs
-        return values[0] if len(values) == 1 else list(values)
-
-    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
-        """The model's outputs for x, always 2-D (samples, outputs)."""
-        if verbose == 0 and callbacks is None and self._engine is not None and type(x) is np.ndarray \
-                and x.ndim == 2 and x.shape[0] > 0 and x.flags.c_contiguous and x.dtype == self._engine.np_dtype \
-                and (batch_size is None or (type(batch_size) is int and batch_size > 0)):
-            # Fast path for an array the engine takes as it is: the width and finiteness checks run in C++.
-            try:
-                return self._net.predict(x, batch_size or 32, self._first, self._last, config.check_finite())
-            except ValueError:
-                pass  # fall through: the full checks below give the detailed message
-        self._ensure_built(x)
-        batch_size = self._batch_size(batch_size)
-        verbose = resolve_verbose(verbose)
-        x = self._x(x)
-        steps_n = (x.shape[0] + batch_size - 1) // batch_size
-        cbs = None
-        if verbose or callbacks:
-            cbs = callbacks_module.CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose,
-                                                epochs=1, steps=steps_n)
-            cbs.on_predict_begin()
-        out = self._net.predict(x, batch_size, self._first, self._last)
-        if cbs is not None:
-            cbs.on_predict_batch_end(steps_n - 1, {})
-            cbs.on_predict_end()
-        return out
-
     def __call__(self, x):
         if isinstance(x, KerasTensor):
             raise TypeError("calling a model on a symbolic tensor is not supported in fastnn; chain its layers")
         return self.predict(x, verbose=0)
-
-    def predict_on_batch(self, x):
-        return self.predict(x, batch_size=max(1, len(to_array(x, "x"))), verbose=0)
-
-    def activations(self, x):
-        """The output of every layer (InputLayer excluded) for x, as a list of 2-D arrays."""
-        self._ensure_built(x)
-        xa = self._x(x)
-        outs, op = [], self._first - 1
-        for layer in self._chain:
-            if isinstance(layer, ENGINE_LAYERS):
-                op += 1
-                outs.append(self._net.predict(xa, 1024, self._first, op))
-            else:
-                outs.append(outs[-1] if outs else xa)
-        return outs
-
-    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
-        """One optimizer step on one batch; returns the loss (and metrics) of that batch."""
-        if self.compiled and not self.built:
-            self._ensure_built(x)
-        self._require_compiled("train_on_batch")
-        x = self._x(x)
-        y = self._y(y, x.shape[0])
-        sw = self._weights_for(y, sample_weight, class_weight, x.shape[0])
-        with self._training("train_on_batch"):
-            values = self._net.train_on_batch(x, y, sw)
-        if return_dict:
-            return dict(zip(self.metrics_names, values))
-        return values[0] if len(values) == 1 else list(values)
-
-    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
-        return self.evaluate(x, y, batch_size=max(1, len(to_array(x, "x"))), verbose=0, sample_weight=sample_weight,
-                             return_dict=return_dict)
 
     # ---------------------------------------------------------------- weights
     def get_weights(self):
@@ -648,37 +325,7 @@ class Model(WeightsView):
                 layer_range=None):
         """Prints the model's layers, output shapes and parameter counts in Keras 3's layout (its table for a
         chain of layers: Layer (type), Output Shape, Param #), then total / trainable / non-trainable counts."""
-        if line_length is None:
-            line_length = min(88, shutil.get_terminal_size().columns - 4)
-        line_length = check_int(line_length, "line_length", 20)
-        positions = positions or (0.45, 0.80, 1.0)
-        if len(positions) != 3:
-            raise ValueError(f"positions: expected 3 column ends such as [0.45, 0.8, 1.0], got {positions!r}")
-        print_fn = print_fn or print
-        print_fn(self._summary_text(line_length, positions))
-
-    def _summary_rows(self):
-        rows = []
-        for layer in self.layers:
-            if isinstance(layer, InputLayer):
-                shape, params = layer.shape, "0"
-            elif layer._input_size is None:
-                shape, params = "?", "0 (unbuilt)"
-            else:
-                shape, params = layer.output_shape, f"{layer.count_params():,}"
-            rows.append((f"{layer.name} ({type(layer).__name__})", str(shape), params))
-        return rows
-
-    def _summary_text(self, line_length, positions):
-        total = self.count_params() if self.built else 0
-        size = _human_bytes(total * np.dtype(self.dtype).itemsize)
-        lines = [f'Model: "{self.name}"']
-        lines += _table(("Layer (type)", "Output Shape", "Param #"), self._summary_rows(),
-                        _column_widths(line_length, positions))
-        lines.append(f" Total params: {total:,} ({size})")
-        lines.append(f" Trainable params: {total:,} ({size})")
-        lines.append(f" Non-trainable params: 0 ({_human_bytes(0)})")
-        return "\n".join(lines)
+        summary_module.print_summary(self, line_length, positions, print_fn)
 
     # ---------------------------------------------------------------- files
     def get_config(self):
@@ -837,11 +484,6 @@ class Sequential(Model):
             self._build(n_in)
 
 
-def _warn_non_finite(epoch, loss):
-    """The one warning of a fit whose loss became NaN or infinite (epoch: 0-based, shown 1-based as Keras does)."""
-    warnings.warn(f"Epoch {epoch + 1}: the training loss is {loss}; the learning rate may be too high (use the "
-                  "TerminateOnNaN callback to stop at the first non-finite batch)", RuntimeWarning, stacklevel=4)
-
 
 def _physical_memory():
     try:
@@ -875,61 +517,6 @@ def _op_shapes(net, i):
         return []
     return [(info["n_in"], info["n_out"])] + ([(info["n_out"],)] if info["use_bias"] else [])
 
-
-def _column_widths(line_length, positions):
-    """Keras's column widths (line_length split at `positions`), shrunk as its rich table shrinks them to fit
-    line_length with borders: the excess is taken from the columns in equal shares, first column first."""
-    widths, current = [], 0
-    for pos in positions:
-        width = int(pos * line_length) - current if pos <= 1 else int(pos) - current
-        if width < 4:
-            raise ValueError(f"line_length: {line_length} is too narrow to print the summary")
-        widths.append(width + 2)  # one space of padding on each side
-        current += width
-    excess = sum(widths) - (line_length - len(widths) - 1)
-    for i in range(len(widths)):
-        if excess <= 0:
-            break
-        cut = min(widths[i] - 3, round(excess / (len(widths) - i)))
-        widths[i] -= cut
-        excess -= cut
-    return widths
-
-
-def _fit_cell(text, width):
-    """The lines of one cell: words wrapped to `width`, a word too long cut with an ellipsis (as rich does)."""
-    lines = textwrap.wrap(text, width, break_long_words=False) or [""]
-    return [line if len(line) <= width else line[:width - 1] + "…" for line in lines]
-
-
-def _table(header, rows, widths):
-    """A box-drawn table in the style Keras prints with rich: heavy header, a rule between rows."""
-    def rule(left, mid, right, fill):
-        return left + mid.join(fill * w for w in widths) + right
-
-    def row(cells, sep, right_align=(False, False, True)):
-        fitted = [_fit_cell(c, w - 2) for c, w in zip(cells, widths)]
-        out = []
-        for k in range(max(len(f) for f in fitted)):
-            parts = [(f[k] if k < len(f) else "") for f in fitted]
-            parts = [p.rjust(w - 2) if r else p.ljust(w - 2) for p, w, r in zip(parts, widths, right_align)]
-            out.append(sep + sep.join(f" {p} " for p in parts) + sep)
-        return out
-
-    lines = [rule("┏", "┳", "┓", "━")] + row(header, "┃") + [rule("┡", "╇", "┩", "━")]
-    for k, cells in enumerate(rows):
-        if k:
-            lines.append(rule("├", "┼", "┤", "─"))
-        lines += row(cells, "│")
-    lines.append(rule("└", "┴", "┘", "─"))
-    return lines
-
-
-def _human_bytes(n):
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.2f} {unit}"
-        n /= 1024
 
 
 def _check_overwrite(filepath, overwrite):
