@@ -96,9 +96,41 @@ OptConfig parse_opt(const std::string& name, const py::dict& cfg) {
     return c;
 }
 
-InitSpec parse_init(const py::tuple& t) {
-    if (t.size() != 3) fail("initializer", "a tuple (name, a, b)", std::to_string(t.size()) + " items");
+InitSpec parse_init(const std::string& key, const py::sequence& t) {
+    if (t.size() != 3 || !py::isinstance<py::str>(t[0]))
+        fail(key, "an initializer tuple (name, a, b)", std::string(py::repr(t)));
     return InitSpec{t[0].cast<std::string>(), t[1].cast<double>(), t[2].cast<double>()};
+}
+
+// An op's arguments from a dict: numbers and booleans, names (str), initializers ((name, a, b)); None = default.
+OpArgs parse_op_args(const py::dict& d) {
+    OpArgs a;
+    for (auto item : d) {
+        if (!py::isinstance<py::str>(item.first)) fail("op argument name", "a str", std::string(py::repr(item.first)));
+        const std::string k = py::str(item.first);
+        const py::handle v = item.second;
+        if (v.is_none()) continue;
+        if (py::isinstance<py::bool_>(v)) a.num[k] = v.cast<bool>() ? 1.0 : 0.0;
+        else if (py::isinstance<py::int_>(v) || py::isinstance<py::float_>(v)) a.num[k] = v.cast<double>();
+        else if (py::isinstance<py::str>(v)) a.str[k] = v.cast<std::string>();
+        else if (py::isinstance<py::tuple>(v) || py::isinstance<py::list>(v)) a.init[k] = parse_init(k, py::reinterpret_borrow<py::sequence>(v));
+        else fail(k, "a number, a bool, a str or an initializer tuple", std::string(py::repr(v)));
+    }
+    return a;
+}
+
+py::dict args_dict(const OpArgs& a) {
+    py::dict d;
+    for (const auto& kv : a.num) d[py::str(kv.first)] = kv.second;
+    for (const auto& kv : a.str) d[py::str(kv.first)] = kv.second;
+    for (const auto& kv : a.init) d[py::str(kv.first)] = py::make_tuple(kv.second.name, kv.second.a, kv.second.b);
+    return d;
+}
+
+py::tuple shape_tuple(const std::vector<idx>& shape) {
+    py::tuple t(shape.size());
+    for (std::size_t k = 0; k < shape.size(); ++k) t[k] = shape[k];
+    return t;
 }
 
 // ---- module-level op functions (used by the tests against the NumPy reference) ----
@@ -160,7 +192,7 @@ py::array opt_trajectory(const std::string& name, const py::dict& cfg, Arr<T> w0
     const std::vector<Span> spans{{0, n}};
     for (py::ssize_t s = 0; s < grads.shape(0); ++s) {
         std::copy(grads.data() + s * n, grads.data() + (s + 1) * n, g.begin());
-        opt.step(w.data(), g.data(), n, spans);
+        opt.step(w.data(), g.data(), spans, spans);
         std::copy(w.begin(), w.end(), out.mutable_data() + s * n);
     }
     return out;
@@ -177,6 +209,42 @@ struct PyNetwork {
     std::shared_ptr<Network<T>> net;
 
     const T* weights_ptr(const py::object& sw, idx n, Arr<T>& keep) const { return sample_weights<T>(sw, n, keep); }
+    int op_index(int i) const {
+        if (i < 0 || i >= int(net->ops().size())) throw py::index_error("layer index out of range");
+        return i;
+    }
+    // An op as a dict: kind, sizes, its row's flags, its arguments as given, its ParamSpec indices.
+    py::dict op_spec(int i) const {
+        const Op& o = net->ops()[std::size_t(op_index(i))];
+        const OpRow<T>& r = net->row(i);
+        py::dict d;
+        d["index"] = i;
+        d["kind"] = r.name;
+        d["n_in"] = o.n_in;
+        d["n_out"] = o.n_out;
+        d["activation"] = act_name(o.act);
+        d["trainable"] = o.trainable;
+        d["training_differs"] = r.training_differs;
+        d["feature_major"] = r.feature_major;
+        d["args"] = args_dict(o.args);
+        py::list params;
+        for (int k = 0; k < o.n_params; ++k) params.append(o.first_param + k);
+        d["params"] = params;
+        return d;
+    }
+    py::dict param_spec(const ParamSpec& p) const {
+        py::dict d;
+        d["op"] = p.op;
+        d["name"] = p.name;
+        d["shape"] = shape_tuple(p.shape);
+        d["offset"] = p.offset;
+        d["size"] = p.size;
+        d["trainable"] = p.trainable;
+        d["state"] = p.state;
+        d["l1"] = p.l1;
+        d["l2"] = p.l2;
+        return d;
+    }
     void check_xy(const Arr<T>& x, const Arr<T>& y) const {
         check_2d(x, "x", net->n_in());
         check_2d(y, "y", net->target_cols());
@@ -196,19 +264,12 @@ void bind_network(py::module_& m, const char* cls) {
         .def_property_readonly("n_params", [](const PN& s) { return s.net->n_params(); })
         .def_property_readonly("compiled", [](const PN& s) { return s.net->compiled(); })
         .def_property_readonly("training", [](const PN& s) { return s.net->training(); })
-        .def("add_dense",
-             [](PN& s, idx n_in, idx n_out, const std::string& act, bool use_bias, py::tuple kinit, py::tuple binit,
-                double k_l1, double k_l2, double b_l1, double b_l2) {
-                 s.net->add_dense(n_in, n_out, act_from_name(act), use_bias, parse_init(kinit), parse_init(binit),
-                                  k_l1, k_l2, b_l1, b_l2);
+        .def("add_op",
+             [](PN& s, const std::string& kind, idx n_in, idx n_out, py::dict args) {
+                 s.net->add_op(kind, n_in, n_out, parse_op_args(args));
              },
-             py::arg("n_in"), py::arg("n_out"), py::arg("activation") = "linear", py::arg("use_bias") = true,
-             py::arg("kernel_init") = py::make_tuple("glorot_uniform", 0.0, 0.0),
-             py::arg("bias_init") = py::make_tuple("zeros", 0.0, 0.0), py::arg("kernel_l1") = 0.0,
-             py::arg("kernel_l2") = 0.0, py::arg("bias_l1") = 0.0, py::arg("bias_l2") = 0.0)
-        .def("add_activation", [](PN& s, idx n, const std::string& act) { s.net->add_activation(n, act_from_name(act)); },
-             py::arg("n"), py::arg("activation"))
-        .def("add_dropout", [](PN& s, idx n, double rate) { s.net->add_dropout(n, rate); }, py::arg("n"), py::arg("rate"))
+             py::arg("kind"), py::arg("n_in"), py::arg("n_out"), py::arg("args") = py::dict(),
+             "Appends an op: kind is a row of the op table (see op_kinds()), args its arguments by name.")
         .def("compile",
              [](PN& s, const std::string& loss, bool from_logits, const std::string& opt, py::dict cfg,
                 std::vector<std::string> metrics) {
@@ -220,29 +281,29 @@ void bind_network(py::module_& m, const char* cls) {
              },
              py::arg("loss") = "mse", py::arg("from_logits") = false, py::arg("optimizer") = "rmsprop",
              py::arg("opt_config") = py::dict(), py::arg("metrics") = std::vector<std::string>{})
-        .def("op_info",
-             [](const PN& s, int i) {
-                 const auto& ops = s.net->ops();
-                 if (i < 0 || i >= int(ops.size())) throw py::index_error("layer index out of range");
-                 const OpSpec& o = ops[i];
-                 py::dict d;
-                 d["kind"] = o.kind == OpKind::Dense ? "dense" : o.kind == OpKind::Activation ? "activation" : "dropout";
-                 d["n_in"] = o.n_in;
-                 d["n_out"] = o.n_out;
-                 d["activation"] = act_name(o.act);
-                 d["use_bias"] = o.use_bias;
-                 d["rate"] = o.rate;
-                 return d;
+        .def("op_info", [](const PN& s, int i) { return s.op_spec(i); })
+        .def("op_specs",
+             [](const PN& s) {
+                 py::list out;
+                 for (int i = 0; i < int(s.net->ops().size()); ++i) out.append(s.op_spec(i));
+                 return out;
              })
+        .def("param_specs",
+             [](const PN& s) {
+                 py::list out;
+                 for (const ParamSpec& p : s.net->param_specs()) out.append(s.param_spec(p));
+                 return out;
+             })
+        .def("set_trainable", [](PN& s, int i, bool trainable) { s.net->set_trainable(s.op_index(i), trainable); },
+             py::arg("op"), py::arg("trainable"))
         .def("get_weights",
              [](const PN& s, int i) {
-                 const auto& ops = s.net->ops();
+                 const int k0 = s.net->ops()[std::size_t(s.op_index(i))].first_param;
                  auto ws = s.net->get_weights(i);
                  py::list out;
                  for (std::size_t k = 0; k < ws.size(); ++k) {
-                     std::vector<py::ssize_t> shape = k == 0 ? std::vector<py::ssize_t>{ops[i].n_in, ops[i].n_out}
-                                                             : std::vector<py::ssize_t>{ops[i].n_out};
-                     Arr<T> a(shape);
+                     const ParamSpec& p = s.net->param_specs()[std::size_t(k0) + k];
+                     Arr<T> a(std::vector<py::ssize_t>(p.shape.begin(), p.shape.end()));
                      std::copy(ws[k].begin(), ws[k].end(), a.mutable_data());
                      out.append(a);
                  }
@@ -250,29 +311,42 @@ void bind_network(py::module_& m, const char* cls) {
              })
         .def("set_weights",
              [](PN& s, int i, py::list tensors) {
+                 const Op& op = s.net->ops()[std::size_t(s.op_index(i))];
+                 if (tensors.size() != std::size_t(op.n_params))
+                     fail("weights", std::to_string(op.n_params) + " arrays", std::to_string(tensors.size()));
                  std::vector<Arr<T>> keep;
                  std::vector<const T*> ptrs;
                  std::vector<std::size_t> sizes;
-                 const auto& ops = s.net->ops();
-                 if (i < 0 || i >= int(ops.size())) throw py::index_error("layer index out of range");
                  std::size_t k = 0;
                  for (auto t : tensors) {
+                     const ParamSpec& p = s.net->param_specs()[std::size_t(op.first_param) + k++];
                      keep.push_back(Arr<T>::ensure(t));
-                     if (!keep.back()) fail("weights", "numeric arrays", std::string(py::repr(t)));
+                     if (!keep.back()) fail(p.name, "a numeric array", std::string(py::repr(t)));
                      const Arr<T>& a = keep.back();
-                     const bool kernel = k++ == 0;
-                     const bool ok = kernel ? a.ndim() == 2 && a.shape(0) == ops[i].n_in && a.shape(1) == ops[i].n_out
-                                            : a.ndim() == 1 && a.shape(0) == ops[i].n_out;
-                     if (!ok)
-                         fail(kernel ? "kernel" : "bias",
-                              kernel ? "shape (" + std::to_string(ops[i].n_in) + ", " + std::to_string(ops[i].n_out) + ")"
-                                     : "shape (" + std::to_string(ops[i].n_out) + ",)",
-                              "shape " + shape_str(a));
+                     bool ok = a.ndim() == py::ssize_t(p.shape.size());
+                     for (std::size_t d = 0; ok && d < p.shape.size(); ++d) ok = a.shape(d) == p.shape[d];
+                     if (!ok) fail(p.name, "shape " + std::string(py::repr(shape_tuple(p.shape))), "shape " + shape_str(a));
                      ptrs.push_back(a.data());
                      sizes.push_back(std::size_t(a.size()));
                  }
                  s.net->set_weights(i, ptrs, sizes);
              })
+        .def("_set_gradient_hook",
+             [](PN& s, py::object fn) {
+                 // For tests and Python-level reducers: fn(grads) gets a writable view of the flat gradient buffer,
+                 // called with the GIL held after each backward pass. None removes the hook.
+                 if (fn.is_none()) {
+                     s.net->set_gradient_hook(nullptr);
+                     return;
+                 }
+                 auto keep = std::make_shared<py::object>(fn);
+                 s.net->set_gradient_hook([keep](T* g, std::size_t n) {
+                     py::gil_scoped_acquire gil;
+                     py::array_t<T> view({py::ssize_t(n)}, {py::ssize_t(sizeof(T))}, g, py::none());
+                     (*keep)(view);
+                 });
+             },
+             py::arg("hook"))
         .def("predict",
              [](const PN& s, Arr<T> x, idx batch_size, int first, int last, bool check_finite) {
                  const auto& ops = s.net->ops();
@@ -304,18 +378,15 @@ void bind_network(py::module_& m, const char* cls) {
                      fastnn::EngineCall engine_call;  // FTZ/DAZ while the engine runs (cpu.hpp)
                      loss = s.net->forward_backward(x.data(), y.data(), w, x.shape(0));
                  }
+                 // The gradient of every tensor but state (which has none), in ParamSpec order.
                  py::list grads;
                  const auto& g = s.net->grads();
-                 for (const OpSpec& o : s.net->ops()) {
-                     if (o.kind != OpKind::Dense) continue;
-                     Arr<T> dW({o.n_in, o.n_out});
-                     std::copy(g.begin() + o.w_off, g.begin() + o.w_off + o.n_in * o.n_out, dW.mutable_data());
-                     grads.append(dW);
-                     if (o.use_bias) {
-                         Arr<T> db({o.n_out});
-                         std::copy(g.begin() + o.b_off, g.begin() + o.b_off + o.n_out, db.mutable_data());
-                         grads.append(db);
-                     }
+                 for (const ParamSpec& p : s.net->param_specs()) {
+                     if (p.state) continue;
+                     Arr<T> d(std::vector<py::ssize_t>(p.shape.begin(), p.shape.end()));
+                     std::copy(g.begin() + std::ptrdiff_t(p.offset), g.begin() + std::ptrdiff_t(p.offset + p.size),
+                               d.mutable_data());
+                     grads.append(d);
                  }
                  return py::make_tuple(loss, grads);
              },
@@ -546,6 +617,11 @@ PYBIND11_MODULE(_core, m) {
     m.def("_team_size", &fastnn::team_size);
     m.def("_team_mxcsr", &fastnn::team_fp_states);
 
+    m.def("op_kinds", []() {
+        std::vector<std::string> out;
+        for (const auto& r : op_table<float>()) out.push_back(r.name);
+        return out;
+    }, "The op kinds add_op takes, in table order.");
     bind_network<float>(m, "Network32");
     bind_network<double>(m, "Network64");
     m.def("Network",

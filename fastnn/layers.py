@@ -122,6 +122,11 @@ class Layer(WeightsView):
         self.output = KerasTensor((None, self.output_size(n_in)), self, inputs)
         return self.output
 
+    # -- the engine ------------------------------------------------------------------------------------------
+    def _engine_op(self):
+        """The op this layer is in the engine: (kind, args) for _core's add_op (a row of cpp/fastnn/op_table.hpp)."""
+        raise NotImplementedError
+
     # -- weights ---------------------------------------------------------------------------------------------
     def _weight_shapes(self):
         return []
@@ -195,6 +200,14 @@ class Dense(Layer):
     def activation_name(self):
         return self.activation.__name__
 
+    def _engine_op(self):
+        kreg, breg = self.kernel_regularizer, self.bias_regularizer
+        return "dense", {"activation": self.activation_name, "use_bias": self.use_bias,
+                         "kernel_initializer": self.kernel_initializer.engine_spec(),
+                         "bias_initializer": self.bias_initializer.engine_spec(),
+                         "kernel_l1": kreg.l1 if kreg else 0.0, "kernel_l2": kreg.l2 if kreg else 0.0,
+                         "bias_l1": breg.l1 if breg else 0.0, "bias_l2": breg.l2 if breg else 0.0}
+
     def output_size(self, n_in):
         return self.units
 
@@ -236,6 +249,9 @@ class Activation(Layer):
     def activation_name(self):
         return self.activation.__name__
 
+    def _engine_op(self):
+        return "activation", {"activation": self.activation_name}
+
     def get_config(self):
         cfg = super().get_config()
         cfg["activation"] = self.activation_name
@@ -251,6 +267,9 @@ class Dropout(Layer):
         self.rate = check_fraction(rate, "rate")
         if noise_shape is not None:
             raise ValueError(f"noise_shape: not supported by fastnn, expected None, got {noise_shape!r}")
+
+    def _engine_op(self):
+        return "dropout", {"rate": self.rate}
 
     def get_config(self):
         cfg = super().get_config()

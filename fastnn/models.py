@@ -194,21 +194,13 @@ class Model(Trainer, WeightsView):
             engine = _Engine(self.dtype, self)
             net = engine.net
             for layer, size in ops:
-                if isinstance(layer, Dense):
-                    kreg, breg = layer.kernel_regularizer, layer.bias_regularizer
-                    try:
-                        net.add_dense(size, layer.units, layer.activation_name, layer.use_bias,
-                                      layer.kernel_initializer.engine_spec(), layer.bias_initializer.engine_spec(),
-                                      kreg.l1 if kreg else 0.0, kreg.l2 if kreg else 0.0,
-                                      breg.l1 if breg else 0.0, breg.l2 if breg else 0.0)
-                    except MemoryError:
-                        raise MemoryError(f"layer {layer.name!r}: cannot allocate its {size} x {layer.units} kernel "
-                                          f"({_human_bytes(size * layer.units * np.dtype(self.dtype).itemsize)}); "
-                                          "use fewer units or inputs") from None
-                elif isinstance(layer, Activation):
-                    net.add_activation(size, layer.activation_name)
-                else:
-                    net.add_dropout(size, layer.rate)
+                kind, args = layer._engine_op()
+                try:
+                    net.add_op(kind, size, layer.output_size(size), args)
+                except MemoryError:
+                    raise MemoryError(f"layer {layer.name!r}: cannot allocate its weights for {size} inputs "
+                                      f"({_human_bytes(size * layer.output_size(size) * np.dtype(self.dtype).itemsize)}"
+                                      "); use fewer units or inputs") from None
             for i, (layer, _) in enumerate(ops):
                 if layer._home is not None:  # keep weights the layer already has
                     old = layer.get_weights()
@@ -512,10 +504,8 @@ def _check_allocatable(ops, dtype):
 
 
 def _op_shapes(net, i):
-    info = net.op_info(i)
-    if info["kind"] != "dense":
-        return []
-    return [(info["n_in"], info["n_out"])] + ([(info["n_out"],)] if info["use_bias"] else [])
+    specs = net.param_specs()
+    return [tuple(specs[k]["shape"]) for k in net.op_info(i)["params"]]
 
 
 

@@ -12,8 +12,8 @@ from fastnn import _core
 
 def _net(n_in=8, hidden=32, n_out=1, loss="mse", metrics=(), seed=0):
     net = _core.Network("float32", seed)
-    net.add_dense(n_in, hidden, "relu")
-    net.add_dense(hidden, n_out, "linear" if loss == "mse" else "softmax")
+    net.add_op("dense", n_in, hidden, {"activation": "relu"})
+    net.add_op("dense", hidden, n_out, {"activation": "linear" if loss == "mse" else "softmax"})
     net.compile(loss, False, "adam", {}, list(metrics))
     return net
 
@@ -28,7 +28,7 @@ def test_network_cannot_be_changed_while_it_trains():
         deadline = time.time() + 5
         while not net.training and time.time() < deadline:
             time.sleep(0.0005)
-        for call in (lambda: net.compile("mse", False, "sgd", {}, []), lambda: net.add_dense(1, 1),
+        for call in (lambda: net.compile("mse", False, "sgd", {}, []), lambda: net.add_op("dense", 1, 1),
                      lambda: net.set_rng_state(net.get_rng_state()), lambda: net._set_layout(0),
                      lambda: net.begin_epoch(512, True, 32)):
             try:
@@ -75,7 +75,7 @@ def test_empty_and_columnless_inputs_are_refused():
 def test_bias_initializers_use_keras_fans():
     # A 1-D shape (n,) has fan_in = fan_out = n: he_uniform's limit is sqrt(6 / n).
     net = _core.Network("float64", 3)
-    net.add_dense(5, 100, "relu", True, ("glorot_uniform", 0, 0), ("he_uniform", 0, 0))
+    net.add_op("dense", 5, 100, {"activation": "relu", "bias_initializer": ("he_uniform", 0, 0)})
     bias = net.get_weights(0)[1]
     assert np.abs(bias).max() <= np.sqrt(6 / 100)
     assert np.abs(bias).max() > 0.5 * np.sqrt(6 / 100)  # and it is that distribution, not a narrower one

@@ -66,8 +66,9 @@ def setup(pairing, index):
 def build(layers, loss, from_logits, params, dtype):
     net = _core.Network(dtype=dtype, seed=0)
     for layer in layers:
-        net.add_dense(layer.n_in, layer.n_out, activation=layer.activation, kernel_l1=layer.kernel_l1,
-                      kernel_l2=layer.kernel_l2, bias_l1=layer.bias_l1, bias_l2=layer.bias_l2)
+        net.add_op("dense", layer.n_in, layer.n_out, dict(activation=layer.activation, kernel_l1=layer.kernel_l1,
+                                                          kernel_l2=layer.kernel_l2, bias_l1=layer.bias_l1,
+                                                          bias_l2=layer.bias_l2))
     net.compile(loss=loss, from_logits=from_logits, optimizer="sgd")
     set_params(net, params, dtype)
     return net
@@ -131,7 +132,7 @@ def test_every_differentiable_activation_and_loss_is_covered():
 
 def test_step_output_cannot_be_trained():
     net = _core.Network(dtype="float64", seed=0)
-    net.add_dense(2, 1, activation="step")
+    net.add_op("dense", 2, 1, {"activation": "step"})
     with pytest.raises(ValueError, match="step"):
         net.compile(loss="mse", optimizer="sgd")
         net.forward_backward(np.ones((3, 2)), np.ones((3, 1)))

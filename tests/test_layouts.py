@@ -16,6 +16,8 @@ CASES = [
     ([(3, "softplus"), (2, "sigmoid")], "binary_crossentropy", [], 64),  # one full batch: unshuffled
     ([(4, "relu"), (2, "linear")], "huber", [], 5),
     ([(4, "leaky_relu"), (1, "linear")], "hinge", [], 8),
+    ([(4, "linear"), ("activation", "tanh"), (3, "linear"), ("activation", "softmax")], "categorical_crossentropy",
+     ["categorical_accuracy"], 16),  # Activation ops, the last one fused with the loss
 ]
 
 
@@ -23,7 +25,10 @@ def make(layout, layers, loss, metrics, n_in=3, seed=11):
     net = _core.Network("float64", seed)
     width = n_in
     for units, act in layers:
-        net.add_dense(width, units, act)
+        if units == "activation":
+            net.add_op("activation", width, width, {"activation": act})
+            continue
+        net.add_op("dense", width, units, {"activation": act})
         width = units
     net.compile(loss, False, "adam", {"learning_rate": 0.01}, metrics)
     net._set_layout(layout)
@@ -49,7 +54,7 @@ def test_feature_major_and_row_major_train_alike(layers, loss, metrics, batch):
     rows = make(0, layers, loss, metrics)
     feats = make(1, layers, loss, metrics)
     assert not rows.feature_major and feats.feature_major
-    x, y = data(loss, layers[-1][0])
+    x, y = data(loss, [u for u, _ in layers if u != "activation"][-1])
     w = np.linspace(0.5, 1.5, len(x))
     for epoch in range(4):
         logs_r = rows.fit_epoch(x, y, w, batch, True)

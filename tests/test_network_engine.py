@@ -88,11 +88,11 @@ def build(layers, loss, from_logits, metrics, dtype, params, optimizer="sgd", op
     net = _core.Network(dtype=dtype, seed=0)
     for layer in layers:
         if isinstance(layer, ref.Dense):
-            net.add_dense(layer.n_in, layer.n_out, activation=layer.activation, use_bias=layer.use_bias,
-                          kernel_l1=layer.kernel_l1, kernel_l2=layer.kernel_l2,
-                          bias_l1=layer.bias_l1, bias_l2=layer.bias_l2)
+            net.add_op("dense", layer.n_in, layer.n_out,
+                       dict(activation=layer.activation, use_bias=layer.use_bias, kernel_l1=layer.kernel_l1,
+                            kernel_l2=layer.kernel_l2, bias_l1=layer.bias_l1, bias_l2=layer.bias_l2))
         else:
-            net.add_activation(layer.n, layer.activation)
+            net.add_op("activation", layer.n, layer.n, {"activation": layer.activation})
     net.compile(loss=loss, from_logits=from_logits, optimizer=optimizer, opt_config=opt_config or {},
                 metrics=list(metrics))
     set_params(net, layers, params, dtype)
@@ -212,9 +212,9 @@ def test_dropout_counts_as_an_op_and_is_inactive_in_predict(dtype):
     layers = [ref.Dense(3, 5, "relu"), ref.Dense(5, 2, "linear")]
     params = initial_params(layers, dtype, seed=7)
     net = _core.Network(dtype=dtype, seed=0)
-    net.add_dense(3, 5, activation="relu")
-    net.add_dropout(5, 0.5)
-    net.add_dense(5, 2)
+    net.add_op("dense", 3, 5, {"activation": "relu"})
+    net.add_op("dropout", 5, 5, {"rate": 0.5})
+    net.add_op("dense", 5, 2)
     net.compile(loss="mse", optimizer="sgd")
     net.set_weights(0, [p.astype(dtype) for p in params[:2]])
     net.set_weights(2, [p.astype(dtype) for p in params[2:]])
@@ -226,14 +226,14 @@ def test_dropout_counts_as_an_op_and_is_inactive_in_predict(dtype):
 def test_float32_network_predicts_float32_and_float64_predicts_float64():
     for dtype in DTYPES:
         net = _core.Network(dtype=dtype, seed=0)
-        net.add_dense(2, 3)
+        net.add_op("dense", 2, 3)
         net.compile(loss="mse", optimizer="sgd")
         assert net.predict(np.ones((4, 2))).dtype == np.dtype(dtype)
 
 
 def test_set_weights_shape_mismatch_is_rejected():
     net = _core.Network(dtype="float64", seed=0)
-    net.add_dense(2, 3)
+    net.add_op("dense", 2, 3)
     with pytest.raises(ValueError):
         net.set_weights(0, [np.zeros((3, 2)), np.zeros(3)])
     with pytest.raises(ValueError):
@@ -242,8 +242,8 @@ def test_set_weights_shape_mismatch_is_rejected():
 
 def test_weights_of_an_activation_op_or_missing_index_are_rejected():
     net = _core.Network(dtype="float64", seed=0)
-    net.add_dense(2, 3)
-    net.add_activation(3, "relu")
+    net.add_op("dense", 2, 3)
+    net.add_op("activation", 3, 3, {"activation": "relu"})
     assert net.get_weights(1) == []
     with pytest.raises((ValueError, IndexError)):
         net.get_weights(5)
@@ -252,7 +252,7 @@ def test_weights_of_an_activation_op_or_missing_index_are_rejected():
 def test_same_seed_gives_same_initial_weights():
     def kernel(seed):
         net = _core.Network(dtype="float32", seed=seed)
-        net.add_dense(4, 3)
+        net.add_op("dense", 4, 3)
         return net.get_weights(0)[0]
     np.testing.assert_array_equal(kernel(1), kernel(1))
     assert not np.array_equal(kernel(1), kernel(2))

@@ -26,7 +26,6 @@ enum class Loss { MSE, MAE, Huber, BCE, CCE, SparseCCE, Hinge, SquaredHinge };
 
 enum class Metric { BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy, MAE, MSE };
 
-enum class OpKind { Dense, Activation, Dropout };
 
 Act act_from_name(const std::string& name);
 const char* act_name(Act a);

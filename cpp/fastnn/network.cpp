@@ -7,8 +7,6 @@
 #include <mutex>
 #include <unistd.h>
 
-#include "activations.hpp"
-#include "dense.hpp"
 #include "losses.hpp"
 
 namespace fastnn {
@@ -42,78 +40,96 @@ Network<T>::Network(std::uint64_t seed)
     : init_rng_(seed, kStreamInit), shuffle_rng_(seed, kStreamShuffle), dropout_rng_(seed, kStreamDropout) {}
 
 template <class T>
-void Network<T>::add_dense(idx n_in, idx n_out, Act act, bool use_bias, const InitSpec& kinit,
-                           const InitSpec& binit, double k_l1, double k_l2, double b_l1, double b_l2) {
+void Network<T>::add_op(const std::string& kind, idx n_in, idx n_out, const OpArgs& args) {
     require_idle("add a layer");
-    if (n_in < 1) fail("input size of Dense", "an integer >= 1", std::to_string(n_in));
-    if (n_out < 1) fail("units", "an integer >= 1", std::to_string(n_out));
+    const int k = op_kind<T>(kind);
+    const OpRow<T>& r = op_table<T>()[std::size_t(k)];
+    if (n_in < 1) fail(std::string("input size of ") + r.name, "an integer >= 1", std::to_string(n_in));
     if (!ops_.empty() && ops_.back().n_out != n_in)
-        fail("input size of Dense", std::to_string(ops_.back().n_out) + " (the previous layer's output)",
+        fail(std::string("input size of ") + r.name, std::to_string(ops_.back().n_out) + " (the previous layer's output)",
              std::to_string(n_in));
-    for (double r : {k_l1, k_l2, b_l1, b_l2})
-        if (!std::isfinite(r) || r < 0) fail("regularization factor", "a finite number >= 0", std::to_string(r));
-    init_validate(kinit);
-    if (use_bias) init_validate(binit);
-    const double count = double(n_in) * double(n_out) + (use_bias ? double(n_out) : 0.0) + double(params_.size());
+    OpBuild b;
+    b.op.kind = k;
+    b.op.n_in = n_in;
+    b.op.n_out = n_out;
+    b.op.args = args;
+    OpArgReader reader(args, r.name);
+    r.build(b, reader);
+    reader.finish();
+    double count = double(params_.size());
+    for (const ParamDecl& d : b.params) {
+        double size = 1;
+        for (idx e : d.shape) size *= double(e);
+        count += size;
+    }
     if (count > double(std::numeric_limits<int>::max())) throw std::bad_alloc();
     check_alloc(std::size_t(count) * 4, sizeof(T));  // parameters, gradients, two optimizer slots
 
-    OpSpec op;
-    op.kind = OpKind::Dense;
-    op.n_in = n_in;
-    op.n_out = n_out;
-    op.act = act;
-    op.use_bias = use_bias;
-    op.k_l1 = k_l1;
-    op.k_l2 = k_l2;
-    op.b_l1 = b_l1;
-    op.b_l2 = b_l2;
-    op.w_off = params_.size();
-    op.b_off = op.w_off + std::size_t(n_in * n_out);
     std::unique_lock lock(mtx_);
-    params_.resize(op.b_off + (use_bias ? std::size_t(n_out) : 0));
-    initialize(params_.data() + op.w_off, std::size_t(n_in * n_out), std::size_t(n_in), std::size_t(n_out), kinit,
-               init_rng_);
-    spans_.push_back({op.w_off, std::size_t(n_in * n_out)});
-    if (use_bias) {
-        // A 1-D shape (n,) has fan_in = fan_out = n (Keras's compute_fans).
-        initialize(params_.data() + op.b_off, std::size_t(n_out), std::size_t(n_out), std::size_t(n_out), binit,
-                   init_rng_);
-        spans_.push_back({op.b_off, std::size_t(n_out)});
+    b.op.first_param = int(specs_.size());
+    b.op.n_params = int(b.params.size());
+    const int op_index = int(ops_.size());
+    std::size_t off = params_.size();
+    params_.resize(std::size_t(count));
+    for (const ParamDecl& d : b.params) {
+        ParamSpec p;
+        p.op = op_index;
+        p.name = d.name;
+        p.shape = d.shape;
+        p.offset = off;
+        p.size = 1;
+        for (idx e : d.shape) p.size *= std::size_t(e);
+        p.trainable = !d.state;
+        p.state = d.state;
+        p.l1 = d.l1;
+        p.l2 = d.l2;
+        // Keras's compute_fans: (fan_in, fan_out) = shape for a 2-D shape; a 1-D shape (n,) has both n.
+        const std::size_t fan_in = std::size_t(d.shape.front()), fan_out = std::size_t(d.shape.back());
+        initialize(params_.data() + off, p.size, fan_in, fan_out, d.init, init_rng_);
+        off += p.size;
+        specs_.push_back(p);
     }
     grads_.assign(params_.size(), T(0));
-    ops_.push_back(op);
+    ops_.push_back(b.op);
+    update_trainable_spans();
     compiled_ = false;
 }
 
-// Appends an op without parameters (Activation, Dropout) whose width n must continue the stack.
+// The trainable tensors as spans (for per-tensor clipping) and merged into as few ranges as possible (the
+// optimizer's loops): with nothing frozen, one range covers the whole buffer.
 template <class T>
-void Network<T>::add_shape_op(OpKind kind, idx n, Act act, double rate) {
-    require_idle("add a layer");
-    const std::string what = kind == OpKind::Activation ? "Activation" : "Dropout";
-    if (n < 1) fail("input size of " + what, "an integer >= 1", std::to_string(n));
-    if (!ops_.empty() && ops_.back().n_out != n)
-        fail("input size of " + what, std::to_string(ops_.back().n_out) + " (the previous layer's output)",
-             std::to_string(n));
-    OpSpec op;
-    op.kind = kind;
-    op.n_in = op.n_out = n;
-    op.act = act;
-    op.rate = rate;
+void Network<T>::update_trainable_spans() {
+    train_spans_.clear();
+    train_ranges_.clear();
+    for (const ParamSpec& p : specs_) {
+        if (!p.trainable || p.size == 0) continue;
+        train_spans_.push_back({p.offset, p.size});
+        if (!train_ranges_.empty() && train_ranges_.back().offset + train_ranges_.back().size == p.offset)
+            train_ranges_.back().size += p.size;
+        else
+            train_ranges_.push_back({p.offset, p.size});
+    }
+}
+
+template <class T>
+void Network<T>::set_trainable(int i, bool trainable) {
+    require_idle("change trainable");
+    if (i < 0 || i >= int(ops_.size())) fail("layer index", "0.." + std::to_string(int(ops_.size()) - 1), std::to_string(i));
     std::unique_lock lock(mtx_);
-    ops_.push_back(op);
-    compiled_ = false;
+    Op& op = ops_[std::size_t(i)];
+    op.trainable = trainable;
+    for (int k = 0; k < op.n_params; ++k) {
+        ParamSpec& p = specs_[std::size_t(op.first_param + k)];
+        p.trainable = trainable && !p.state;
+    }
+    update_trainable_spans();
 }
 
 template <class T>
-void Network<T>::add_activation(idx n, Act act) {
-    add_shape_op(OpKind::Activation, n, act, 0.0);
-}
-
-template <class T>
-void Network<T>::add_dropout(idx n, double rate) {
-    if (!(rate >= 0 && rate < 1)) fail("rate (Dropout)", "a number in [0, 1)", std::to_string(rate));
-    add_shape_op(OpKind::Dropout, n, Act::Linear, rate);
+void Network<T>::set_gradient_hook(GradHook hook) {
+    require_idle("set the gradient hook");
+    std::unique_lock lock(mtx_);
+    grad_hook_ = std::move(hook);
 }
 
 template <class T>
@@ -129,8 +145,8 @@ void Network<T>::compile(Loss loss, bool from_logits, const OptConfig& opt, cons
     std::unique_lock lock(mtx_);
     loss_ = loss;
     from_logits_ = from_logits;
-    const OpSpec& last = ops_.back();
-    const bool has_act = last.kind != OpKind::Dropout;
+    const Op& last = ops_.back();
+    const bool has_act = row(int(ops_.size()) - 1).fuses_activation;
     fused_ = has_act && !from_logits &&
              ((last.act == Act::Softmax && (loss == Loss::CCE || loss == Loss::SparseCCE)) ||
               (last.act == Act::Sigmoid && loss == Loss::BCE));
@@ -155,7 +171,7 @@ template <class T>
 void Network<T>::check_trainable() const {
     if (!compiled_) throw std::invalid_argument("the model must be compiled before training: call compile()");
     for (std::size_t i = 0; i < ops_.size(); ++i)
-        if (ops_[i].kind != OpKind::Dropout && ops_[i].act == Act::Step)
+        if (row(int(i)).fuses_activation && ops_[i].act == Act::Step)
             fail("activation of layer " + std::to_string(i),
                  "a differentiable activation for gradient training ('step' has no gradient; use "
                  "fastnn.Perceptron for the perceptron rule)",
@@ -164,30 +180,32 @@ void Network<T>::check_trainable() const {
 
 template <class T>
 std::vector<std::vector<T>> Network<T>::get_weights(int i) const {
-    if (i < 0 || i >= int(ops_.size())) fail("layer index", "0.." + std::to_string(ops_.size() - 1), std::to_string(i));
+    if (i < 0 || i >= int(ops_.size())) fail("layer index", "0.." + std::to_string(int(ops_.size()) - 1), std::to_string(i));
     std::shared_lock lock(mtx_);
-    const OpSpec& op = ops_[i];
+    const Op& op = ops_[std::size_t(i)];
     std::vector<std::vector<T>> out;
-    if (op.kind != OpKind::Dense) return out;
-    out.emplace_back(params_.begin() + op.w_off, params_.begin() + op.w_off + op.n_in * op.n_out);
-    if (op.use_bias) out.emplace_back(params_.begin() + op.b_off, params_.begin() + op.b_off + op.n_out);
+    for (int k = 0; k < op.n_params; ++k) {
+        const ParamSpec& p = specs_[std::size_t(op.first_param + k)];
+        out.emplace_back(params_.begin() + std::ptrdiff_t(p.offset), params_.begin() + std::ptrdiff_t(p.offset + p.size));
+    }
     return out;
 }
 
 template <class T>
 void Network<T>::set_weights(int i, const std::vector<const T*>& tensors, const std::vector<std::size_t>& sizes) {
-    if (i < 0 || i >= int(ops_.size())) fail("layer index", "0.." + std::to_string(ops_.size() - 1), std::to_string(i));
-    const OpSpec& op = ops_[i];
-    const std::size_t want = op.kind != OpKind::Dense ? 0 : op.use_bias ? 2 : 1;
-    if (tensors.size() != want) fail("weights", std::to_string(want) + " arrays", std::to_string(tensors.size()));
-    if (want == 0) return;
-    if (sizes[0] != std::size_t(op.n_in * op.n_out))
-        fail("kernel", std::to_string(op.n_in * op.n_out) + " values", std::to_string(sizes[0]));
-    if (want == 2 && sizes[1] != std::size_t(op.n_out))
-        fail("bias", std::to_string(op.n_out) + " values", std::to_string(sizes[1]));
+    if (i < 0 || i >= int(ops_.size())) fail("layer index", "0.." + std::to_string(int(ops_.size()) - 1), std::to_string(i));
+    const Op& op = ops_[std::size_t(i)];
+    if (tensors.size() != std::size_t(op.n_params) || sizes.size() != tensors.size())
+        fail("weights", std::to_string(op.n_params) + " arrays", std::to_string(tensors.size()));
+    for (int k = 0; k < op.n_params; ++k) {
+        const ParamSpec& p = specs_[std::size_t(op.first_param + k)];
+        if (sizes[std::size_t(k)] != p.size) fail(p.name, std::to_string(p.size) + " values", std::to_string(sizes[std::size_t(k)]));
+    }
     std::unique_lock lock(mtx_);
-    std::copy(tensors[0], tensors[0] + sizes[0], params_.begin() + op.w_off);
-    if (want == 2) std::copy(tensors[1], tensors[1] + sizes[1], params_.begin() + op.b_off);
+    for (int k = 0; k < op.n_params; ++k) {
+        const ParamSpec& p = specs_[std::size_t(op.first_param + k)];
+        std::copy(tensors[std::size_t(k)], tensors[std::size_t(k)] + p.size, params_.begin() + std::ptrdiff_t(p.offset));
+    }
 }
 
 template <class T>
@@ -199,33 +217,31 @@ void Network<T>::ensure(Workspace<T>& ws, idx cap, bool training, int first, int
     ws.cap = cap;
     ws.zbuf.assign(L, {});
     ws.abuf.assign(L, {});
-    ws.mask.assign(L, {});
+    ws.sbuf.assign(L, {});
     ws.in.assign(L, nullptr);
     ws.Z.assign(L, nullptr);
     ws.A.assign(L, nullptr);
+    ws.S.assign(L, nullptr);
     idx width = n_in();
     for (int i = first; i <= last; ++i) {
-        const OpSpec& op = ops_[i];
+        const Op& op = ops_[std::size_t(i)];
         const std::size_t sz = std::size_t(cap * op.n_out);
         width = std::max(width, op.n_out);
-        if (op.kind == OpKind::Dense) {
+        const OpBuffers b = row(i).buffers(op, training, i == last && keep_last_z);
+        if (b.z == Buf::Own) {
             ws.zbuf[i].resize(sz);
             ws.Z[i] = ws.zbuf[i].data();
-            // Inference computes the activation in place (less memory traffic), except where the loss of
-            // evaluate() needs the last op's logits.
-            if (op.act == Act::Linear || (!training && !(i == last && keep_last_z))) {
-                ws.A[i] = ws.Z[i];
-            } else {
-                ws.abuf[i].resize(sz);
-                ws.A[i] = ws.abuf[i].data();
-            }
-        } else if (op.kind == OpKind::Activation) {
+        }
+        if (b.out == Buf::Own) {
             ws.abuf[i].resize(sz);
             ws.A[i] = ws.abuf[i].data();
-        } else if (training) {  // Dropout: identity at inference
-            ws.abuf[i].resize(sz);
-            ws.mask[i].resize(sz);
-            ws.A[i] = ws.abuf[i].data();
+        } else if (b.out == Buf::Z) {
+            ws.A[i] = ws.Z[i];
+        }  // Buf::Input: set by forward to the op's input
+        const std::size_t ss = std::size_t(cap) * b.scratch_per_row + b.scratch_fixed;
+        if (ss) {
+            ws.sbuf[i].resize(ss);
+            ws.S[i] = ws.sbuf[i].data();
         }
     }
     if (training) {
@@ -240,47 +256,38 @@ void Network<T>::ensure(Workspace<T>& ws, idx cap, bool training, int first, int
     }
 }
 
+// The call record of op i over the workspace's buffers. The parameter buffer is handed over writable: only a
+// training forward (under the exclusive lock) writes to it, and only to its state tensors.
+template <class T>
+OpCall<T> Network<T>::call(Workspace<T>& ws, int i, idx m, bool training, bool fm) const {
+    const Op& op = ops_[std::size_t(i)];
+    return OpCall<T>{op,
+                     specs_.data() + op.first_param,
+                     const_cast<T*>(params_.data()),
+                     const_cast<T*>(grads_.data()),
+                     ws.in[i],
+                     ws.Z[i],
+                     ws.A[i],
+                     ws.S[i],
+                     m,
+                     training,
+                     fm,
+                     false,
+                     &dropout_rng_,
+                     &ws.fm};
+}
+
 template <class T>
 void Network<T>::forward(Workspace<T>& ws, const T* x, idx m, bool training, int first, int last, bool fm) const {
     const T* in = x;
     for (int i = first; i <= last; ++i) {
-        const OpSpec& op = ops_[i];
         ws.in[i] = in;
-        switch (op.kind) {
-            case OpKind::Dense:
-                if (fm) {
-                    fm_dense_forward(ws.Z[i], in, params_.data() + op.w_off,
-                                     op.use_bias ? params_.data() + op.b_off : nullptr, m, op.n_in, op.n_out);
-                    fm_act_forward(op.act, ws.A[i], ws.Z[i], m, op.n_out, ws.fm);
-                } else {
-                    dense_forward(ws.Z[i], ws.A[i], in, params_.data() + op.w_off,
-                                  op.use_bias ? params_.data() + op.b_off : nullptr, op.act, m, op.n_in, op.n_out);
-                }
-                break;
-            case OpKind::Activation:
-                ws.Z[i] = const_cast<T*>(in);
-                if (fm) fm_act_forward(op.act, ws.A[i], in, m, op.n_out, ws.fm);
-                else act_forward(op.act, ws.A[i], in, m, op.n_out);
-                break;
-            case OpKind::Dropout:
-                if (training && op.rate > 0) {
-                    // Inverted dropout: keep with probability 1 - rate, scale kept values by 1 / (1 - rate).
-                    const T scale = T(1.0 / (1.0 - op.rate));
-                    T* mk = ws.mask[i].data();
-                    T* a = ws.A[i];
-                    Rng& rng = dropout_rng_;
-                    for (idx j = 0; j < m * op.n_out; ++j) {
-                        mk[j] = rng.uniform() >= op.rate ? scale : T(0);
-                        a[j] = in[j] * mk[j];
-                    }
-                } else if (training) {
-                    std::fill(ws.mask[i].begin(), ws.mask[i].begin() + m * op.n_out, T(1));
-                    std::copy(in, in + m * op.n_out, ws.A[i]);
-                } else {
-                    ws.A[i] = const_cast<T*>(in);
-                }
-                break;
-        }
+        const OpRow<T>& r = row(i);
+        const OpBuffers b = r.buffers(ops_[std::size_t(i)], training, false);
+        // Pointers to the op's input, where its buffers are the input (set here: the input moves per call).
+        if (b.z == Buf::Input) ws.Z[i] = const_cast<T*>(in);
+        if (b.out == Buf::Input) ws.A[i] = const_cast<T*>(in);
+        r.forward(call(ws, i, m, training, fm));
         in = ws.A[i];
     }
 }
@@ -301,51 +308,24 @@ double Network<T>::loss_and_grad(Workspace<T>& ws, const T* y, const T* w, idx m
 
 template <class T>
 void Network<T>::backward(Workspace<T>& ws, idx m, bool fm) {
-    // ws.d0 holds dL/dA[last] (or dL/dZ[last] when fused).
+    // ws.d0 holds dL/dA[last] (or dL/dZ[last] when fused); each op leaves dL/d(its input) in g.
     T* g = ws.d0.data();
     T* spare = ws.d1.data();
     const int last = int(ops_.size()) - 1;
     for (int i = last; i >= 0; --i) {
-        const OpSpec& op = ops_[i];
-        const bool skip_act = (i == last && fused_) || op.act == Act::Linear;
-        switch (op.kind) {
-            case OpKind::Dense: {
-                if (!skip_act) {  // g becomes dz
-                    if (fm) fm_act_backward(op.act, g, ws.Z[i], ws.A[i], g, m, op.n_out, ws.fm);
-                    else act_backward(op.act, g, ws.Z[i], ws.A[i], g, m, op.n_out);
-                }
-                T* dW = grads_.data() + op.w_off;
-                T* db = op.use_bias ? grads_.data() + op.b_off : nullptr;
-                const T* W = params_.data() + op.w_off;
-                if (fm) fm_dense_backward(i > 0 ? spare : nullptr, dW, db, g, ws.in[i], W, m, op.n_in, op.n_out);
-                else dense_backward(i > 0 ? spare : nullptr, dW, db, g, ws.in[i], W, m, op.n_in, op.n_out);
-                std::swap(g, spare);
-                break;
-            }
-            case OpKind::Activation:
-                if (!skip_act) {
-                    if (fm) fm_act_backward(op.act, g, ws.Z[i], ws.A[i], g, m, op.n_out, ws.fm);
-                    else act_backward(op.act, g, ws.Z[i], ws.A[i], g, m, op.n_out);
-                }
-                break;
-            case OpKind::Dropout: {
-                const T* mk = ws.mask[i].data();
-                for (idx j = 0; j < m * op.n_out; ++j) g[j] *= mk[j];
-                break;
-            }
-        }
+        OpCall<T> c = call(ws, i, m, true, fm);
+        c.skip_act = i == last && fused_;
+        T* r = row(i).backward(c, i > 0 ? spare : nullptr, g);
+        if (r == spare) std::swap(g, spare);
     }
 }
 
-// Calls f(w, dw, n, l1, l2) for every regularized parameter tensor.
+// Calls f(offset, n, l1, l2) for every regularized trainable tensor.
 template <class T>
 template <class F>
 void Network<T>::for_each_regularized(F&& f) const {
-    for (const OpSpec& op : ops_) {
-        if (op.kind != OpKind::Dense) continue;
-        if (op.k_l1 != 0 || op.k_l2 != 0) f(op.w_off, std::size_t(op.n_in * op.n_out), op.k_l1, op.k_l2);
-        if (op.use_bias && (op.b_l1 != 0 || op.b_l2 != 0)) f(op.b_off, std::size_t(op.n_out), op.b_l1, op.b_l2);
-    }
+    for (const ParamSpec& p : specs_)
+        if (p.trainable && (p.l1 != 0 || p.l2 != 0)) f(p.offset, p.size, p.l1, p.l2);
 }
 
 // The penalty l1 * sum|w| + l2 * sum w^2 over the regularized tensors (Keras 3 regularizers).
@@ -433,7 +413,8 @@ double Network<T>::step(Workspace<T>& ws, const T* x, const T* y, const T* w, id
     *nonfinite = !std::isfinite(loss);
     if (*nonfinite && stop_on_nonfinite) return loss;  // keep the weights of the last finite step
     backward_all(ws, m);
-    opt_.step(params_.data(), grads_.data(), params_.size(), spans_);
+    if (grad_hook_) grad_hook_(grads_.data(), grads_.size());
+    opt_.step(params_.data(), grads_.data(), train_spans_, train_ranges_);
     return loss;
 }
 
@@ -567,7 +548,7 @@ void Network<T>::predict(T* out, const T* x, idx n, idx batch, int first, int la
     Workspace<T>& ws = *pooled.ws;
     const idx cap = std::min(batch, n);
     ensure(ws, cap, false, first, last, false);
-    const idx nx = ops_[first].n_in, no = ops_[last].n_out;
+    const idx nx = ops_[std::size_t(first)].n_in, no = ops_[std::size_t(last)].n_out;
     std::shared_lock lock(mtx_);
     for (idx start = 0; start < n; start += batch) {
         const idx m = std::min(batch, n - start);
@@ -637,8 +618,11 @@ void Network<T>::require_idle(const char* what) const {
 template <class T>
 bool Network<T>::choose_feature_major() const {
     if (layout_ >= 0) return layout_ == 1;
-    bool small = true;
-    for (const OpSpec& op : ops_) small = small && op.n_in <= kSmallWidth && op.n_out <= kSmallWidth;
+    bool small = true;  // every op small and implemented feature-major
+    for (std::size_t i = 0; i < ops_.size(); ++i) {
+        const Op& op = ops_[i];
+        small = small && op.n_in <= kSmallWidth && op.n_out <= kSmallWidth && row(int(i)).feature_major;
+    }
     return small;
 }
 

@@ -1,8 +1,14 @@
-// fastnn engine: Network<T>, a stack of ops (Dense, Activation, Dropout) and its training loop.
+// fastnn engine: Network<T>, a stack of ops (rows of the op table, op_table.hpp) and its training loop.
 //
 // Parameters live in one flat buffer (params_), gradients and optimizer slots share its layout, so an
-// optimizer step is one loop over all parameters. A Dense op owns kernel (n_in, n_out) at w_off and bias
-// (n_out,) at b_off, exactly Keras's get_weights() layout.
+// optimizer step is one loop over the trainable parameters. Every tensor has a ParamSpec (op, name, shape,
+// offset, trainable, regularizer): a Dense op owns kernel (n_in, n_out) then bias (n_out,), Keras's
+// get_weights() order. The loop holds no per-kind branch: each op runs through its row's functions.
+//
+// One training step: forward and loss, backward (parameter gradients, then the regularizers' gradients on the
+// trainable tensors), the gradient hook on the flat gradient buffer (unset by default; where an allreduce
+// goes), then the optimizer: its learning rate for this step is lr_at(iterations) (a schedule when one is set),
+// and it updates the trainable tensors only (frozen ones get no update, no weight decay, no clipping share).
 //
 // Training runs whole epochs (or chunks of batches) per call: shuffle, gather, forward, loss, backward,
 // update and running metrics, with every buffer allocated before the step loop. The caller supplies an
@@ -24,28 +30,19 @@
 #include "common.hpp"
 #include "optimizers.hpp"
 #include "random.hpp"
+#include "op_table.hpp"
 #include "small.hpp"
 
 namespace fastnn {
-
-struct OpSpec {
-    OpKind kind = OpKind::Dense;
-    idx n_in = 0, n_out = 0;
-    Act act = Act::Linear;
-    bool use_bias = true;
-    double rate = 0.0;  // Dropout
-    double k_l1 = 0, k_l2 = 0, b_l1 = 0, b_l2 = 0;
-    std::size_t w_off = 0, b_off = 0;
-};
 
 // Per-call buffers sized for `cap` rows.
 template <class T>
 struct Workspace {
     idx cap = 0;
     int key[4] = {-1, -1, -1, -1};  // first op, last op, training, keep_last_z: what the buffers were made for
-    std::vector<std::vector<T>> zbuf, abuf, mask;
+    std::vector<std::vector<T>> zbuf, abuf, sbuf;
     std::vector<const T*> in;  // input of each op during the last forward
-    std::vector<T*> Z, A;      // pre-activation and output of each op
+    std::vector<T*> Z, A, S;   // pre-activation, output and scratch of each op
     std::vector<T> d0, d1;     // backward ping-pong buffers
     std::vector<T> xb, yb, wb; // gathered batch
     std::vector<T> xt, yt;     // the batch transposed, for the feature-major path (small networks)
@@ -62,13 +59,20 @@ class Network {
 public:
     explicit Network(std::uint64_t seed);
 
-    void add_dense(idx n_in, idx n_out, Act act, bool use_bias, const InitSpec& kinit, const InitSpec& binit,
-                   double k_l1, double k_l2, double b_l1, double b_l2);
-    void add_activation(idx n, Act act);
-    void add_dropout(idx n, double rate);
+    // Appends an op of kind `kind` (a row name of op_table, e.g. "dense") taking n_in features and giving n_out
+    // (the units of a Dense; n_in again for ops that keep the width); its row reads and checks args.
+    void add_op(const std::string& kind, idx n_in, idx n_out, const OpArgs& args);
     void compile(Loss loss, bool from_logits, const OptConfig& opt, const std::vector<Metric>& metrics);
 
-    const std::vector<OpSpec>& ops() const { return ops_; }
+    const std::vector<Op>& ops() const { return ops_; }
+    const std::vector<ParamSpec>& param_specs() const { return specs_; }
+    const OpRow<T>& row(int i) const { return op_table<T>()[std::size_t(ops_[std::size_t(i)].kind)]; }
+    // Freezes (false) or unfreezes an op: its non-state tensors leave or join the optimizer step, and ops that
+    // behave differently when frozen (BatchNormalization) see it.
+    void set_trainable(int i, bool trainable);
+    // Called on the flat gradient buffer (n values) after the backward pass and before the update.
+    using GradHook = std::function<void(T* grads, std::size_t n)>;
+    void set_gradient_hook(GradHook hook);
     idx n_in() const { return ops_.empty() ? 0 : ops_.front().n_in; }
     idx n_out() const { return ops_.empty() ? 0 : ops_.back().n_out; }
     idx target_cols() const;  // columns of y expected by the loss
@@ -76,7 +80,8 @@ public:
     bool training() const { return training_; }
     std::size_t n_params() const { return params_.size(); }
 
-    // Weights of op i: kernel then bias (copies); set_weights checks sizes.
+    // Weights of op i: every tensor of its spans, state included, in its row's order (copies); set_weights checks
+    // count and sizes.
     std::vector<std::vector<T>> get_weights(int i) const;
     void set_weights(int i, const std::vector<const T*>& tensors, const std::vector<std::size_t>& sizes);
 
@@ -122,7 +127,8 @@ private:
     void begin_epoch_locked(idx n, bool shuffle, idx batch);
     Status train_batches_locked(const T* X, const T* Y, const T* W, idx n, idx batch, idx b0, idx b1,
                                 const std::function<bool()>& interrupted, bool stop_on_nonfinite, idx* batches_done);
-    void add_shape_op(OpKind kind, idx n, Act act, double rate);
+    OpCall<T> call(Workspace<T>& ws, int i, idx m, bool training, bool fm) const;
+    void update_trainable_spans();
     bool choose_feature_major() const;
     void ensure(Workspace<T>& ws, idx cap, bool training, int first, int last, bool keep_last_z) const;
     // Inference workspaces are kept for reuse (fresh buffers would cost page faults on every call); each
@@ -162,8 +168,10 @@ private:
                             bool fm) const;
     double step(Workspace<T>& ws, const T* x, const T* y, const T* w, idx m, bool stop_on_nonfinite, bool* nonfinite);
 
-    std::vector<OpSpec> ops_;
-    std::vector<Span> spans_;  // every parameter tensor, in layer order
+    std::vector<Op> ops_;
+    std::vector<ParamSpec> specs_;  // every parameter tensor, in layer order
+    std::vector<Span> train_spans_, train_ranges_;  // the trainable tensors, and the same merged where adjacent
+    GradHook grad_hook_;
     std::vector<T> params_, grads_;
     Optimizer<T> opt_;
     Rng init_rng_, shuffle_rng_;

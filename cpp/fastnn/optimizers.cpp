@@ -76,12 +76,19 @@ static double sq_norm(const T* g, std::size_t n) {
     return s;
 }
 
+// Runs f(i) for every index of the ranges (one range when nothing is frozen).
+#define FASTNN_EACH_TRAINABLE(i) \
+    for (const Span& r_ : ranges) \
+        FASTNN_PARALLEL_FOR(r_.size) \
+        for (std::size_t i = r_.offset; i < r_.offset + r_.size; ++i)
+
 template <class T>
-void Optimizer<T>::step(T* w, T* g, std::size_t n, const std::vector<Span>& tensors) {
+void Optimizer<T>::step(T* w, T* g, const std::vector<Span>& tensors, const std::vector<Span>& ranges) {
     const OptConfig& c = cfg;
     if (c.clipvalue > 0) {
         const T cv = T(c.clipvalue);
-        for (std::size_t i = 0; i < n; ++i) g[i] = std::min(cv, std::max(-cv, g[i]));
+        for (const Span& r : ranges)
+            for (std::size_t i = r.offset; i < r.offset + r.size; ++i) g[i] = std::min(cv, std::max(-cv, g[i]));
     }
     if (c.clipnorm > 0)
         for (const Span& s : tensors) {
@@ -92,17 +99,21 @@ void Optimizer<T>::step(T* w, T* g, std::size_t n, const std::vector<Span>& tens
             }
         }
     if (c.global_clipnorm > 0) {
-        const double norm = std::sqrt(sq_norm(g, n));
+        double sq = 0;
+        for (const Span& r : ranges) sq += sq_norm(g + r.offset, r.size);
+        const double norm = std::sqrt(sq);
         if (norm > c.global_clipnorm) {
             const T f = T(c.global_clipnorm / norm);
-            for (std::size_t i = 0; i < n; ++i) g[i] *= f;
+            for (const Span& r : ranges)
+                for (std::size_t i = r.offset; i < r.offset + r.size; ++i) g[i] *= f;
         }
     }
-    const double lr_d = c.learning_rate;
+    const double lr_d = lr_at(iterations);
     const T lr = T(lr_d);
     if (c.weight_decay > 0) {  // variable.assign(variable - variable * wd * lr)
         const T f = T(c.weight_decay) * lr;
-        for (std::size_t i = 0; i < n; ++i) w[i] -= w[i] * f;
+        for (const Span& r : ranges)
+            for (std::size_t i = r.offset; i < r.offset + r.size; ++i) w[i] -= w[i] * f;
     }
     ++iterations;
     const double t = double(iterations);
@@ -114,17 +125,14 @@ void Optimizer<T>::step(T* w, T* g, std::size_t n, const std::vector<Span>& tens
         case OptKind::SGD: {
             const T mu = T(c.momentum);
             if (c.momentum == 0) {
-                FASTNN_PARALLEL_FOR(n)
-                for (std::size_t i = 0; i < n; ++i) w[i] -= lr * g[i];
+                FASTNN_EACH_TRAINABLE(i) w[i] -= lr * g[i];
             } else if (c.nesterov) {  // m = mu m - lr g; w += mu m - lr g
-                FASTNN_PARALLEL_FOR(n)
-                for (std::size_t i = 0; i < n; ++i) {
+                FASTNN_EACH_TRAINABLE(i) {
                     m[i] = mu * m[i] - lr * g[i];
                     w[i] += mu * m[i] - lr * g[i];
                 }
             } else {  // m = mu m - lr g; w += m
-                FASTNN_PARALLEL_FOR(n)
-                for (std::size_t i = 0; i < n; ++i) {
+                FASTNN_EACH_TRAINABLE(i) {
                     m[i] = mu * m[i] - lr * g[i];
                     w[i] += m[i];
                 }
@@ -138,8 +146,7 @@ void Optimizer<T>::step(T* w, T* g, std::size_t n, const std::vector<Span>& tens
             T* vel = m;
             T* mom = v;
             T* avg = x;
-            FASTNN_PARALLEL_FOR(n)
-                for (std::size_t i = 0; i < n; ++i) {
+            FASTNN_EACH_TRAINABLE(i) {
                 vel[i] = rho * vel[i] + (T(1) - rho) * g[i] * g[i];
                 T denom = vel[i] + eps;
                 if (c.centered) {
@@ -157,8 +164,7 @@ void Optimizer<T>::step(T* w, T* g, std::size_t n, const std::vector<Span>& tens
             break;
         }
         case OptKind::Adagrad:  // acc += g^2; w -= lr g / sqrt(acc + eps)
-            FASTNN_PARALLEL_FOR(n)
-                for (std::size_t i = 0; i < n; ++i) {
+            FASTNN_EACH_TRAINABLE(i) {
                 m[i] += g[i] * g[i];
                 w[i] -= lr * g[i] / std::sqrt(m[i] + eps);
             }
@@ -167,8 +173,7 @@ void Optimizer<T>::step(T* w, T* g, std::size_t n, const std::vector<Span>& tens
             // Eg = rho Eg + (1 - rho) g^2; d = -sqrt(Ed + eps) / sqrt(Eg + eps) g;
             // Ed = rho Ed + (1 - rho) d^2; w += lr d
             const T rho = T(c.rho);
-            FASTNN_PARALLEL_FOR(n)
-                for (std::size_t i = 0; i < n; ++i) {
+            FASTNN_EACH_TRAINABLE(i) {
                 m[i] = rho * m[i] + (T(1) - rho) * g[i] * g[i];
                 const T d = -std::sqrt(v[i] + eps) / std::sqrt(m[i] + eps) * g[i];
                 v[i] = rho * v[i] + (T(1) - rho) * d * d;
@@ -182,8 +187,7 @@ void Optimizer<T>::step(T* w, T* g, std::size_t n, const std::vector<Span>& tens
             // amsgrad: v_hat = max(v_hat, v); w -= alpha m / (sqrt(v) + eps)
             const T b1 = T(c.beta_1), b2 = T(c.beta_2);
             const T alpha = T(lr_d * std::sqrt(1 - std::pow(c.beta_2, t)) / (1 - std::pow(c.beta_1, t)));
-            FASTNN_PARALLEL_FOR(n)
-                for (std::size_t i = 0; i < n; ++i) {
+            FASTNN_EACH_TRAINABLE(i) {
                 m[i] += (g[i] - m[i]) * (T(1) - b1);
                 v[i] += (g[i] * g[i] - v[i]) * (T(1) - b2);
                 T vv = v[i];
@@ -199,8 +203,7 @@ void Optimizer<T>::step(T* w, T* g, std::size_t n, const std::vector<Span>& tens
             // m += (g - m)(1 - b1); u = max(b2 u, |g|); w -= lr m / ((1 - b1^t)(u + eps))
             const T b1 = T(c.beta_1), b2 = T(c.beta_2);
             const T bc = T(1 - std::pow(c.beta_1, t));
-            FASTNN_PARALLEL_FOR(n)
-                for (std::size_t i = 0; i < n; ++i) {
+            FASTNN_EACH_TRAINABLE(i) {
                 m[i] += (g[i] - m[i]) * (T(1) - b1);
                 v[i] = std::max(b2 * v[i], std::fabs(g[i]));
                 w[i] -= lr * m[i] / (bc * (v[i] + eps));
@@ -218,8 +221,7 @@ void Optimizer<T>::step(T* w, T* g, std::size_t n, const std::vector<Span>& tens
             const T b1 = T(c.beta_1), b2 = T(c.beta_2);
             const T cm = T(u_t1 / (1 - u_prod_t1)), cg = T((1 - u_t) / (1 - u_prod_t));
             const T cv = T(1.0 / (1 - std::pow(c.beta_2, t)));
-            FASTNN_PARALLEL_FOR(n)
-                for (std::size_t i = 0; i < n; ++i) {
+            FASTNN_EACH_TRAINABLE(i) {
                 m[i] += (g[i] - m[i]) * (T(1) - b1);
                 v[i] += (g[i] * g[i] - v[i]) * (T(1) - b2);
                 const T m_hat = cm * m[i] + cg * g[i];

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -52,10 +53,15 @@ public:
     // Slots, laid out as the parameters: SGD momentum; RMSprop velocity, momentum, average gradient; Adagrad
     // accumulator; Adadelta accumulated gradient and update; Adam(W) m, v, v_hat; Adamax m, u; Nadam m, v.
     std::vector<T> s1, s2, s3;
+    // The learning rate at a step: unset means cfg.learning_rate at every step (a schedule sets it).
+    std::function<double(std::int64_t iterations)> schedule;
 
     void reset(std::size_t n_params);
-    // One update of w (n values) from g (clipped in place).
-    void step(T* w, T* g, std::size_t n, const std::vector<Span>& tensors);
+    // The learning rate of the step that starts after `it` completed steps (Keras: the schedule at iterations).
+    double lr_at(std::int64_t it) const { return schedule ? schedule(it) : cfg.learning_rate; }
+    // One update of the parameters w from the gradients g (clipped in place), over the trainable tensors only:
+    // `tensors` for per-tensor clipping, `ranges` the same values merged into contiguous ranges for the loops.
+    void step(T* w, T* g, const std::vector<Span>& tensors, const std::vector<Span>& ranges);
 };
 
 }  // namespace fastnn
