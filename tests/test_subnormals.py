@@ -39,7 +39,7 @@ def sprinkle(a, rng, fraction=0.2):
 def engine_net(layers, params, optimizer="adam", opt_config=None):
     net = _core.Network(dtype="float32", seed=0)
     for layer in layers:
-        net.add_dense(layer.n_in, layer.n_out, activation=layer.activation)
+        net.add_op("dense", layer.n_in, layer.n_out, {"activation": layer.activation})
     net.compile(loss="categorical_crossentropy", from_logits=False, optimizer=optimizer,
                 opt_config=opt_config or {}, metrics=[])
     for i in range(len(layers)):
