@@ -6,8 +6,8 @@
 // results (measured: every column or row split of 64x128x784 differs by up to 4e-5), and they leave AVX-512
 // unused. The kernels here are the classic Goto/BLIS scheme:
 //   for each block of KC rows of op(B) and NC of its columns: pack that block of op(B) into panels of NR columns
-//   (k-major), pack the matching KC columns of op(A) into slivers of MR rows (k-major), then for each sliver and
-//   panel the micro-kernel keeps an MR x NR tile of C in registers (MR x NV vectors) over k.
+//   (k-major); for each block of MC rows of op(A): pack its KC columns into slivers of MR rows (k-major), then for
+//   each sliver and panel the micro-kernel keeps an MR x NR tile of C in registers (MR x NV vectors) over k.
 // Every C element is one running sum over k = 0, 1, ..., K-1 in order (a KC block starts from the value the
 // previous block stored), whatever the split, the block sizes or the thread count: results are bitwise the same at
 // any thread count. Threads split C into column ranges (multiples of one vector) or row ranges (multiples of MR),
@@ -43,6 +43,7 @@ constexpr int kMR = 4;
 constexpr int kNV = 3;     // vectors per row of a full panel
 constexpr int kKC = 256;   // rows of op(B) per packed block (an A sliver of MR x KC stays in L1)
 constexpr int kNC = 512;   // columns per packed block of op(B) (KC x NC stays in L2)
+constexpr int kMC = 256;   // rows per packed block of op(A) (bounds the packing buffer)
 
 template <class T>
 constexpr int lanes() { return kVecBytes / int(sizeof(T)); }
@@ -113,12 +114,11 @@ void gemm_block(bool transA, bool transB, int K, const T* A, idx lda, const T* B
                 int i1, int j0, int j1) {
     constexpr int L = lanes<T>(), NR = kNV * L;
     thread_local std::vector<T> abuf, bbuf;
-    const int rows = i1 - i0, slivers = (rows + kMR - 1) / kMR;
     if (K == 0) {
         for (int i = i0; i < i1; ++i) std::fill(C + i * ldc + j0, C + i * ldc + j1, T(0));
         return;
     }
-    T* Ap = scratch(abuf, std::size_t(slivers) * kMR * kKC);
+    T* Ap = scratch(abuf, std::size_t(kMC) * kKC);
     T* Bp = scratch(bbuf, std::size_t(kNC + NR) * kKC);
     for (int jc = j0; jc < j1; jc += kNC) {
         const int nc = std::min(kNC, j1 - jc);
@@ -144,31 +144,34 @@ void gemm_block(bool transA, bool transB, int K, const T* A, idx lda, const T* B
                     for (int k = 0; k < kc; ++k) std::fill(bp + k * w + nr, bp + k * w + w, T(0));
                 }
             }
-            // Ap: sliver s holds rows i0 + s*MR .. (+MR), k-major, zero rows past i1.
-            for (int s = 0; s < slivers; ++s) {
-                const int r0 = i0 + s * kMR, mr = std::min(kMR, i1 - r0);
-                T* ap = Ap + std::size_t(s) * kMR * kc;
-                if (!transA) {  // op(A)[i][k] = A[i * lda + k]
-                    for (int r = 0; r < mr; ++r) {
-                        const T* src = A + (r0 + r) * lda + pc;
-                        for (int k = 0; k < kc; ++k) ap[k * kMR + r] = src[k];
+            for (int ic = i0; ic < i1; ic += kMC) {
+                const int ic1 = std::min(i1, ic + kMC), slivers = (ic1 - ic + kMR - 1) / kMR;
+                // Ap: sliver s holds rows ic + s*MR .. (+MR), k-major, zero rows past ic1.
+                for (int s = 0; s < slivers; ++s) {
+                    const int r0 = ic + s * kMR, mr = std::min(kMR, ic1 - r0);
+                    T* ap = Ap + std::size_t(s) * kMR * kc;
+                    if (!transA) {  // op(A)[i][k] = A[i * lda + k]
+                        for (int r = 0; r < mr; ++r) {
+                            const T* src = A + (r0 + r) * lda + pc;
+                            for (int k = 0; k < kc; ++k) ap[k * kMR + r] = src[k];
+                        }
+                    } else {  // op(A)[i][k] = A[k * lda + i]
+                        for (int k = 0; k < kc; ++k) {
+                            const T* src = A + (pc + k) * lda + r0;
+                            std::copy(src, src + mr, ap + k * kMR);
+                        }
                     }
-                } else {  // op(A)[i][k] = A[k * lda + i]
-                    for (int k = 0; k < kc; ++k) {
-                        const T* src = A + (pc + k) * lda + r0;
-                        std::copy(src, src + mr, ap + k * kMR);
-                    }
+                    for (int r = mr; r < kMR; ++r)
+                        for (int k = 0; k < kc; ++k) ap[k * kMR + r] = T(0);
                 }
-                for (int r = mr; r < kMR; ++r)
-                    for (int k = 0; k < kc; ++k) ap[k * kMR + r] = T(0);
-            }
-            for (int s = 0; s < slivers; ++s) {
-                const int r0 = i0 + s * kMR, mr = std::min(kMR, i1 - r0);
-                const T* ap = Ap + std::size_t(s) * kMR * kc;
-                for (int p = 0; p < panels; ++p) {
-                    const int c0 = jc + p * NR, nr = std::min(NR, jc + nc - c0);
-                    micro_dispatch((nr + L - 1) / L, C + r0 * ldc + c0, ldc, ap, Bp + std::size_t(p) * NR * kc, kc,
-                                   mr, nr, pc > 0);
+                for (int s = 0; s < slivers; ++s) {
+                    const int r0 = ic + s * kMR, mr = std::min(kMR, ic1 - r0);
+                    const T* ap = Ap + std::size_t(s) * kMR * kc;
+                    for (int p = 0; p < panels; ++p) {
+                        const int c0 = jc + p * NR, nr = std::min(NR, jc + nc - c0);
+                        micro_dispatch((nr + L - 1) / L, C + r0 * ldc + c0, ldc, ap, Bp + std::size_t(p) * NR * kc,
+                                       kc, mr, nr, pc > 0);
+                    }
                 }
             }
         }
