@@ -17,6 +17,7 @@
 
 #include "fastnn/activations.hpp"
 #include "fastnn/cpu.hpp"
+#include "fastnn/distributed.hpp"
 #include "fastnn/losses.hpp"
 #include "fastnn/network.hpp"
 #include "fastnn/optimizers.hpp"
@@ -59,6 +60,21 @@ const T* sample_weights(const py::object& sw, idx n, Arr<T>& keep) {
 bool python_interrupted() {
     py::gil_scoped_acquire gil;
     return PyErr_CheckSignals() != 0;
+}
+
+// The MPI allreduce spec from the dict built by fastnn/distributed.py (integers and a float).
+MpiAllreduceSpec parse_mpi(const py::dict& d) {
+    MpiAllreduceSpec s;
+    s.iallreduce = d["iallreduce"].cast<std::uintptr_t>();
+    s.test = d["test"].cast<std::uintptr_t>();
+    s.comm = d["comm"].cast<std::intptr_t>();
+    s.datatype = d["datatype"].cast<std::intptr_t>();
+    s.op = d["op"].cast<std::intptr_t>();
+    s.in_place = d["in_place"].cast<std::intptr_t>();
+    s.handle_size = d["handle_size"].cast<int>();
+    s.size = d["size"].cast<int>();
+    s.timeout = d["timeout"].cast<double>();
+    return s;
 }
 
 OptConfig parse_opt(const std::string& name, const py::dict& cfg) {
@@ -113,7 +129,18 @@ OpArgs parse_op_args(const py::dict& d) {
         if (py::isinstance<py::bool_>(v)) a.num[k] = v.cast<bool>() ? 1.0 : 0.0;
         else if (py::isinstance<py::int_>(v) || py::isinstance<py::float_>(v)) a.num[k] = v.cast<double>();
         else if (py::isinstance<py::str>(v)) a.str[k] = v.cast<std::string>();
-        else if (py::isinstance<py::tuple>(v) || py::isinstance<py::list>(v)) a.init[k] = parse_init(k, py::reinterpret_borrow<py::sequence>(v));
+        else if ((py::isinstance<py::tuple>(v) || py::isinstance<py::list>(v)) && py::len(v) > 0 &&
+                 py::isinstance<py::str>(py::reinterpret_borrow<py::sequence>(v)[0]))
+            a.init[k] = parse_init(k, py::reinterpret_borrow<py::sequence>(v));
+        else if (py::isinstance<py::array>(v) || py::isinstance<py::tuple>(v) || py::isinstance<py::list>(v)) {
+            py::array_t<double, py::array::c_style | py::array::forcecast> arr;
+            try {
+                arr = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(v);
+            } catch (const py::error_already_set&) {
+            }
+            if (!arr || arr.ndim() > 1) fail(k, "a number or a 1-D list of numbers", std::string(py::repr(v)));
+            a.values[k] = std::vector<double>(arr.data(), arr.data() + arr.size());
+        }
         else fail(k, "a number, a bool, a str or an initializer tuple", std::string(py::repr(v)));
     }
     return a;
@@ -124,6 +151,7 @@ py::dict args_dict(const OpArgs& a) {
     for (const auto& kv : a.num) d[py::str(kv.first)] = kv.second;
     for (const auto& kv : a.str) d[py::str(kv.first)] = kv.second;
     for (const auto& kv : a.init) d[py::str(kv.first)] = py::make_tuple(kv.second.name, kv.second.a, kv.second.b);
+    for (const auto& kv : a.values) d[py::str(kv.first)] = kv.second;
     return d;
 }
 
@@ -451,6 +479,9 @@ void bind_network(py::module_& m, const char* cls) {
              },
              py::arg("x"), py::arg("y"), py::arg("sample_weight"), py::arg("batch_size"), py::arg("b0"),
              py::arg("b1"), py::arg("stop_on_nonfinite") = false, py::arg("check_interrupts") = true)
+        .def("set_mpi_grad_hook",
+             [](PN& s, py::dict spec) { s.net->set_gradient_hook(mpi_average_hook<T>(parse_mpi(spec))); },
+             py::arg("spec"))
         .def("_set_layout", [](PN& s, int layout) { s.net->set_layout(layout); })
         .def_property_readonly("feature_major", [](const PN& s) { return s.net->feature_major(); })
         .def("get_rng_state", [](const PN& s) { return s.net->rng_state(); })
@@ -606,6 +637,24 @@ PYBIND11_MODULE(_core, m) {
               fail("array", "float32 or float64", std::string(py::str(a.dtype())));
           },
           py::arg("array"));
+    m.def("mpi_average",
+          [](py::dict spec, py::array buf) {
+              const MpiAllreduceSpec sp = parse_mpi(spec);
+              if (!(buf.flags() & py::array::c_style) || !buf.writeable())
+                  fail("buffer", "a writable C-contiguous array", "another array");
+              if (py::isinstance<py::array_t<float>>(buf)) {
+                  auto a = buf.cast<py::array_t<float>>();
+                  py::gil_scoped_release nogil;
+                  mpi_average<float>(sp, a.mutable_data(), std::size_t(a.size()));
+              } else if (py::isinstance<py::array_t<double>>(buf)) {
+                  auto a = buf.cast<py::array_t<double>>();
+                  py::gil_scoped_release nogil;
+                  mpi_average<double>(sp, a.mutable_data(), std::size_t(a.size()));
+              } else {
+                  fail("buffer", "a float32 or float64 array", std::string(py::str(buf.dtype())));
+              }
+          },
+          py::arg("spec"), py::arg("buffer"));
     m.def("set_num_threads", &fastnn::set_num_threads, py::arg("n"));
     m.def("get_num_threads", &fastnn::get_num_threads);
     m.def("have_openmp", &fastnn::have_openmp);

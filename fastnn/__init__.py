@@ -39,6 +39,14 @@ def get_num_threads():
     return _core.get_num_threads()
 
 
+def __getattr__(name):
+    # fastnn.sklearn and fastnn.wrappers import scikit-learn, so they load when first used, not with fastnn.
+    if name in ("sklearn", "wrappers"):
+        import importlib
+        return importlib.import_module(f"fastnn.{name}")
+    raise AttributeError(f"module 'fastnn' has no attribute {name!r}")
+
+
 __all__ = ["Sequential", "Model", "Dense", "Dropout", "Activation", "Flatten", "Input", "InputLayer", "Perceptron",
            "load_model", "set_num_threads", "get_num_threads", "activations", "backend", "callbacks", "config",
            "datasets", "initializers", "layers", "losses", "metrics", "models", "optimizers", "random",

@@ -25,9 +25,12 @@ Epoch numbers are 0-based in hooks and 1-based in messages and file names.
 import collections.abc
 import csv
 import inspect
+import json
 import math
 import numbers
 import os
+import re
+import shutil
 import warnings
 
 import numpy as np
@@ -45,6 +48,7 @@ __all__ = [
     "LearningRateScheduler",
     "TerminateOnNaN",
     "CSVLogger",
+    "BackupAndRestore",
     "LambdaCallback",
 ]
 
@@ -827,7 +831,7 @@ class ModelCheckpoint(_MonitorMixin, Callback):
     def _save_model(self, epoch, batch, logs):
         logs = logs or {}
         filepath = self._get_file_path(epoch, batch, logs)
-        if not self._should_save_model(epoch, logs, filepath):
+        if not self._should_save_model(epoch, logs, filepath) or not _chief():
             return
         if os.path.isdir(filepath):
             raise ValueError(
@@ -1121,6 +1125,8 @@ class CSVLogger(Callback):
 
     def on_train_begin(self, logs=None):
         self.append_header = True
+        if not _chief():
+            return
         if self.append:
             if os.path.exists(self.filename):
                 with open(self.filename, "r", newline="") as f:
@@ -1136,6 +1142,8 @@ class CSVLogger(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
+        if not _chief():
+            return
 
         def handle_value(value):
             if isinstance(value, str):
@@ -1174,6 +1182,170 @@ class CSVLogger(Callback):
         if self.csv_file is not None and not self.csv_file.closed:
             self.csv_file.close()
         self.writer = None
+
+
+class BackupAndRestore(Callback):
+    """Backs up the training state so that a run killed mid-way resumes where it was (Keras 3's callback).
+
+    At the end of each epoch (or every `save_freq` batches) the model is saved in `backup_dir` with its weights,
+    optimizer state, learning rate and random generators' state, and the number of completed epochs. When fit is
+    called again with the same callback arguments, training resumes from the last backup: the weights and state are
+    restored and the epochs already done are skipped. With save_freq="epoch", a single process resumed this way ends
+    bitwise equal to a run that was never interrupted. At the end of a completed fit the backup is deleted
+    (delete_checkpoint=True). Under fastnn.distributed, rank 0 writes and reads the backup and sends it to the others.
+
+    Args:
+        backup_dir: Folder for the backup (used by nothing else).
+        save_freq: "epoch", or an integer number of batches between backups (a batch backup resumes at the start
+            of its epoch with the weights of that batch, as in Keras), or False (no backups, restore only).
+        double_checkpoint: Keep the previous backup too, and fall back to it if the last one cannot be read.
+        delete_checkpoint: Delete the backup when fit completes.
+    """
+
+    _META = "training_metadata.json"
+
+    def __init__(self, backup_dir, save_freq="epoch", double_checkpoint=False, delete_checkpoint=True):
+        super().__init__()
+        if not backup_dir:
+            raise ValueError("Empty `backup_dir` argument passed")
+        if not isinstance(backup_dir, (str, os.PathLike)):
+            raise TypeError(f"Argument `backup_dir` must be a string or an os.PathLike. Received: "
+                            f"backup_dir={backup_dir!r} (of type {type(backup_dir).__name__})")
+        if not (save_freq == "epoch" or save_freq is False) and not (isinstance(save_freq, numbers.Integral) and
+                                                     not isinstance(save_freq, bool) and save_freq > 0):
+            raise ValueError(f"Invalid value for argument `save_freq`. Received: save_freq={save_freq!r}. "
+                             "Expected either 'epoch', a positive integer or False.")
+        self.backup_dir = os.fspath(backup_dir)
+        self.save_freq = save_freq
+        self.double_checkpoint = bool(double_checkpoint)
+        self.delete_checkpoint = bool(delete_checkpoint)
+        self._current_epoch = 0
+        self._batches_seen_since_last_saving = 0
+        self._last_batch_seen = -1
+        self._saves = 0
+
+    def _implements_batch_hooks(self, mode="train"):
+        return mode == "train" and self.save_freq not in ("epoch", False)
+
+    # ---- restore
+    def on_train_begin(self, logs=None):
+        dist = _distributed()
+        found = None
+        if dist is None or dist.rank() == 0:
+            found = self._read_latest()
+        if dist is not None:
+            found = dist.broadcast(found is not None and found[0], 0)
+            if found is False:
+                found = None
+            else:
+                dist.broadcast_weights(self.model, 0)
+                found = (found,)
+        elif found is not None:
+            found = (found[0],)
+        if found is not None:
+            self._current_epoch = int(found[0])
+            self.model._initial_epoch = self._current_epoch
+
+    def _read_latest(self):
+        """Restores the last readable backup into the model; returns (epoch,) or None when there is none."""
+        meta_path = os.path.join(self.backup_dir, self._META)
+        candidates = [meta_path, meta_path + ".bkp"] if self.double_checkpoint else [meta_path]
+        error = None
+        for path in candidates:
+            if not os.path.exists(path):
+                continue
+            try:
+                return self._restore(path)
+            except (OSError, ValueError) as e:
+                error = e
+        if error is not None:
+            raise ValueError(f"BackupAndRestore: cannot restore the backup in {self.backup_dir!r}: {error}")
+        return None
+
+    def _restore(self, meta_path):
+        from . import models as models_module
+        from . import saving
+        with open(meta_path, "r") as f:
+            meta = json.load(f)
+        if not (isinstance(meta, dict) and isinstance(meta.get("epoch"), int) and meta["epoch"] >= 0 and
+                isinstance(meta.get("file"), str) and re.fullmatch(r"backup-\d+\.fnn", meta["file"])):
+            raise ValueError(f"{meta_path}: not a BackupAndRestore metadata file")
+        path = os.path.join(self.backup_dir, meta["file"])
+        tensors, cfg = saving.read_model_file(path)
+        model = self.model
+        model.load_weights(path)
+        net = model._net
+        state = cfg.get("optimizer_state")
+        if state is not None:
+            slots = [tensors.get(f"optimizer.slot{k}") for k in range(3)]
+            if any(t is None or t.shape != (net.n_params,) for t in slots):
+                raise ValueError(f"{path}: optimizer state of another model")
+            net.set_optimizer_state({"iterations": int(state["iterations"]), "u_product": float(state["u_product"]),
+                                     "slots": slots})
+        lr = (((cfg.get("compile") or {}).get("optimizer") or {}).get("config") or {}).get("learning_rate")
+        if isinstance(lr, (int, float)) and not isinstance(lr, bool):
+            model.optimizer.learning_rate = lr
+        models_module._restore_rng(model, cfg.get("rng_state"), path)
+        return (meta["epoch"],)
+
+    # ---- back up
+    def on_epoch_begin(self, epoch, logs=None):
+        self._current_epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._current_epoch = epoch + 1
+        self._last_batch_seen = -1
+        if self.save_freq == "epoch":
+            self._save()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.save_freq in ("epoch", False):
+            return
+        added = batch + 1 if batch <= self._last_batch_seen else batch - self._last_batch_seen
+        self._last_batch_seen = batch
+        self._batches_seen_since_last_saving += added
+        if self._batches_seen_since_last_saving >= self.save_freq:
+            self._batches_seen_since_last_saving = 0
+            self._save()
+
+    def _save(self):
+        if not _chief():
+            return
+        os.makedirs(self.backup_dir, exist_ok=True)
+        meta_path = os.path.join(self.backup_dir, self._META)
+        self._saves += 1
+        name = f"backup-{os.getpid()}{self._saves:06d}.fnn"
+        # The model file first (written atomically), then the metadata naming it (atomic rename): a process killed
+        # at any moment leaves a metadata file that names a complete backup.
+        self.model.save(os.path.join(self.backup_dir, name))
+        previous = None
+        if os.path.exists(meta_path):
+            try:
+                with open(meta_path, "r") as f:
+                    previous = json.load(f).get("file")
+            except (OSError, ValueError, AttributeError):
+                previous = None
+            if self.double_checkpoint:
+                os.replace(meta_path, meta_path + ".bkp")
+        tmp = meta_path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump({"epoch": self._current_epoch, "batch": max(self._last_batch_seen, 0), "file": name}, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, meta_path)
+        keep = {name}
+        if self.double_checkpoint and previous:
+            keep.add(previous)
+        for entry in os.listdir(self.backup_dir):
+            if re.fullmatch(r"backup-\d+\.fnn", entry) and entry not in keep:
+                try:
+                    os.remove(os.path.join(self.backup_dir, entry))
+                except OSError:
+                    pass
+
+    def on_train_end(self, logs=None):
+        if self.delete_checkpoint and _chief() and os.path.isdir(self.backup_dir):
+            shutil.rmtree(self.backup_dir)
 
 
 class LambdaCallback(Callback):
@@ -1222,3 +1394,17 @@ class LambdaCallback(Callback):
                     f"Received: {name}={fn!r}"
                 )
             setattr(self, name, fn)
+
+
+def _chief():
+    """False on the ranks other than 0 of a distributed run: they neither print nor write files."""
+    import sys
+    dist = sys.modules.get("fastnn.distributed")
+    return dist is None or dist._chief()
+
+
+def _distributed():
+    """fastnn.distributed when a distributed run is on (more than one rank), else None."""
+    import sys
+    dist = sys.modules.get("fastnn.distributed")
+    return dist if dist is not None and dist.is_initialized() and dist.size() > 1 else None

@@ -1,4 +1,5 @@
-"""Layers (Keras 3 names and arguments): Dense, Input/InputLayer, Dropout, Activation, Flatten.
+"""Layers (Keras 3 names and arguments): Dense, Input/InputLayer, Dropout, Activation, Flatten, and the
+normalization layers BatchNormalization, LayerNormalization, UnitNormalization, Normalization, Rescaling.
 
 A layer is a description until a model builds it; its weights then live in that model's engine (the flat
 parameter buffer), and `get_weights()` returns copies of them: `[kernel (n_in, n_out), bias (n_out,)]`.
@@ -277,6 +278,294 @@ class Dropout(Layer):
         return cfg
 
 
+def _feature_axis(axis, where):
+    """fastnn layers take 1-D samples: the feature axis is -1 (1 for (batch, features)), as a number or a list."""
+    a = axis[0] if isinstance(axis, (list, tuple)) and len(axis) == 1 else axis
+    if isinstance(a, bool) or a not in (-1, 1):
+        raise ValueError(f"axis ({where}): fastnn layers take 1-D samples, so the normalized axis is the feature "
+                         f"axis; expected -1, got {axis!r}")
+    return -1
+
+
+def _regularizer_args(args, key, reg):
+    args[key + "_l1"], args[key + "_l2"] = (reg.l1, reg.l2) if reg else (0.0, 0.0)
+
+
+def _no_constraints(**given):
+    for name, v in given.items():
+        if v is not None:
+            raise ValueError(f"{name}: not supported by fastnn, expected None, got {v!r}")
+
+
+class _StateWeights:
+    """Keras's trainable / non-trainable weight split for layers whose engine op holds non-trainable state."""
+
+    def _split_weights(self):
+        if self._home is None:
+            return [], []
+        engine, i = self._home
+        specs = engine.net.param_specs()
+        trainable, fixed = [], []
+        for k, w in zip(engine.net.op_info(i)["params"], engine.net.get_weights(i)):
+            (trainable if specs[k]["trainable"] else fixed).append(w)
+        return trainable, fixed
+
+    @property
+    def trainable_weights(self):
+        return self._split_weights()[0]
+
+    @property
+    def non_trainable_weights(self):
+        return self._split_weights()[1]
+
+
+class BatchNormalization(_StateWeights, Layer):
+    """Keras's BatchNormalization over the features: batch statistics in training (the moving ones follow them with
+    `momentum`), the moving statistics at inference and when frozen. Weights: gamma, beta (trainable),
+    moving_mean, moving_variance (non-trainable)."""
+
+    def __init__(self, axis=-1, momentum=0.99, epsilon=0.001, center=True, scale=True, beta_initializer="zeros",
+                 gamma_initializer="ones", moving_mean_initializer="zeros", moving_variance_initializer="ones",
+                 beta_regularizer=None, gamma_regularizer=None, beta_constraint=None, gamma_constraint=None,
+                 synchronized=False, **kwargs):
+        super().__init__(**kwargs)
+        self.axis = _feature_axis(axis, "BatchNormalization")
+        self.momentum = _finite_number(momentum, "momentum")
+        if not 0 <= self.momentum <= 1:
+            raise ValueError(f"momentum: expected a number in [0, 1], got {momentum!r}")
+        self.epsilon = _positive(epsilon, "epsilon")
+        self.center, self.scale = bool(center), bool(scale)
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.moving_mean_initializer = initializers.get(moving_mean_initializer)
+        self.moving_variance_initializer = initializers.get(moving_variance_initializer)
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        _no_constraints(beta_constraint=beta_constraint, gamma_constraint=gamma_constraint)
+        self.synchronized = bool(synchronized)  # one process: nothing to synchronize
+
+    def _engine_op(self):
+        args = {"momentum": self.momentum, "epsilon": self.epsilon, "center": self.center, "scale": self.scale}
+        for key in ("beta", "gamma", "moving_mean", "moving_variance"):
+            args[key + "_initializer"] = getattr(self, key + "_initializer").engine_spec()
+        _regularizer_args(args, "beta", self.beta_regularizer)
+        _regularizer_args(args, "gamma", self.gamma_regularizer)
+        return "batch_normalization", args
+
+    def _weight_shapes(self):
+        if self._input_size is None:
+            return []
+        return [(self._input_size,)] * (int(self.scale) + int(self.center) + 2)
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(axis=self.axis, momentum=self.momentum, epsilon=self.epsilon, center=self.center,
+                   scale=self.scale, synchronized=self.synchronized,
+                   beta_regularizer=self.beta_regularizer.get_config() if self.beta_regularizer else None,
+                   gamma_regularizer=self.gamma_regularizer.get_config() if self.gamma_regularizer else None)
+        for key in ("beta", "gamma", "moving_mean", "moving_variance"):
+            cfg[key + "_initializer"] = initializers.serialize(getattr(self, key + "_initializer"))
+        return cfg
+
+
+class LayerNormalization(Layer):
+    """Keras's LayerNormalization: each sample normalized over its features, then gamma * x + beta."""
+
+    def __init__(self, axis=-1, epsilon=0.001, center=True, scale=True, beta_initializer="zeros",
+                 gamma_initializer="ones", beta_regularizer=None, gamma_regularizer=None, beta_constraint=None,
+                 gamma_constraint=None, **kwargs):
+        super().__init__(**kwargs)
+        self.axis = _feature_axis(axis, "LayerNormalization")
+        self.epsilon = _positive(epsilon, "epsilon")
+        self.center, self.scale = bool(center), bool(scale)
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        _no_constraints(beta_constraint=beta_constraint, gamma_constraint=gamma_constraint)
+
+    def _engine_op(self):
+        args = {"epsilon": self.epsilon, "center": self.center, "scale": self.scale,
+                "beta_initializer": self.beta_initializer.engine_spec(),
+                "gamma_initializer": self.gamma_initializer.engine_spec()}
+        _regularizer_args(args, "beta", self.beta_regularizer)
+        _regularizer_args(args, "gamma", self.gamma_regularizer)
+        return "layer_normalization", args
+
+    def _weight_shapes(self):
+        if self._input_size is None:
+            return []
+        return [(self._input_size,)] * (int(self.scale) + int(self.center))
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(axis=self.axis, epsilon=self.epsilon, center=self.center, scale=self.scale,
+                   beta_initializer=initializers.serialize(self.beta_initializer),
+                   gamma_initializer=initializers.serialize(self.gamma_initializer),
+                   beta_regularizer=self.beta_regularizer.get_config() if self.beta_regularizer else None,
+                   gamma_regularizer=self.gamma_regularizer.get_config() if self.gamma_regularizer else None)
+        return cfg
+
+
+class UnitNormalization(Layer):
+    """Keras's UnitNormalization: each sample divided by its L2 norm (at least 1e-12)."""
+
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        self.axis = _feature_axis(axis, "UnitNormalization")
+
+    def _engine_op(self):
+        return "unit_normalization", {}
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg["axis"] = self.axis
+        return cfg
+
+
+class Normalization(_StateWeights, Layer):
+    """Keras's Normalization preprocessing layer: (x - mean) / max(sqrt(variance), 1e-7) (or the inverse), with
+    mean and variance from `adapt(data)` (non-trainable weights mean, variance, count) or given as `mean=`,
+    `variance=` (then the layer has no weights). axis=-1: per feature; axis=None: one mean and variance."""
+
+    def __init__(self, axis=-1, mean=None, variance=None, invert=False, **kwargs):
+        super().__init__(**kwargs)
+        self.axis = None if axis is None or (isinstance(axis, (list, tuple)) and len(axis) == 0) else \
+            _feature_axis(axis, "Normalization")
+        if (mean is None) != (variance is None):
+            raise ValueError("mean and variance: when setting values directly, give both, got "
+                             f"mean={mean!r} and variance={variance!r}")
+        self.input_mean = None if mean is None else _finite_values(mean, "mean", self.axis)
+        self.input_variance = None if variance is None else _finite_values(variance, "variance", self.axis)
+        if self.input_mean is not None:
+            if np.shape(self.input_mean) != np.shape(self.input_variance):
+                raise ValueError(f"mean and variance: expected the same shape, got {np.shape(self.input_mean)} and "
+                                 f"{np.shape(self.input_variance)}")
+            if np.any(self.input_variance < 0):
+                raise ValueError("variance: expected numbers >= 0, got a negative variance")
+            if self.input_mean.ndim == 1 and self.input_mean.size > 1 and self._input_size is None:
+                self._input_size = self.input_mean.size
+        self.invert = bool(invert)
+        self._pending_weights = None  # adapted before the layer was built: given to the engine at build time
+        self._adapted = False
+
+    def adapt(self, data, batch_size=None, steps=None):
+        """Computes the mean and (biased) variance of `data` (an array, a list, a DataFrame or a Series; a 1-D
+        array is a column of samples of one feature) and stores them as the layer's weights."""
+        if self.input_mean is not None:
+            raise ValueError(f"{self.name}: adapt() on a Normalization given mean= and variance= directly; expected "
+                             "a layer created without them")
+        try:
+            arr = np.asarray(data.to_numpy() if hasattr(data, "to_numpy") else data, dtype=np.float64)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"data: expected numbers (an array, a list, a DataFrame or a Series), got "
+                             f"{type(data).__name__} ({e})") from None
+        if arr.ndim == 1:
+            arr = arr.reshape(-1, 1)
+        if arr.ndim != 2 or arr.shape[0] == 0:
+            raise ValueError(f"data: expected a non-empty 2-D array (samples, features), got shape {arr.shape}")
+        if not np.all(np.isfinite(arr)):
+            bad = np.argwhere(~np.isfinite(arr))[0]
+            raise ValueError(f"data: expected finite numbers, got NaN or infinity (first at index "
+                             f"({bad[0]}, {bad[1]})); drop or fill those values before adapt()")
+        n = arr.shape[1]
+        if self._input_size is not None and n != self._input_size:
+            raise ValueError(f"data: expected {self._input_size} features (the layer's input), got {n}")
+        if self.axis is None:
+            mean, var = np.array(arr.mean()), np.array(arr.var())
+        else:
+            mean, var = arr.mean(axis=0), arr.var(axis=0)
+        if self._input_size is None:
+            self._input_size = n
+        weights = [mean, var, np.array(0.0)]  # Keras 3's adapt leaves `count` at 0
+        if self._home is not None:
+            engine, i = self._home
+            count = engine.net.get_weights(i)[2]
+            engine.net.set_weights(i, [mean, var, count])
+        else:
+            self._pending_weights = weights
+        self._adapted = True
+
+    def get_weights(self):
+        if self._home is None and self._pending_weights is not None:  # adapted, not yet in a built model
+            return [np.array(w) for w in self._pending_weights]
+        return super().get_weights()
+
+    def _check_ready(self):
+        if self.input_mean is None and not self._adapted:
+            raise ValueError(f"layer {self.name!r} (Normalization): it has no mean and variance yet; call "
+                             f"{self.name}.adapt(data) on the training features, or create it with mean= and "
+                             "variance=")
+
+    def _engine_op(self):
+        args = {"invert": self.invert, "per_feature": self.axis is not None}
+        if self.input_mean is not None:
+            args["mean"] = np.atleast_1d(self.input_mean).tolist()
+            args["variance"] = np.atleast_1d(self.input_variance).tolist()
+        return "normalization", args
+
+    def _weight_shapes(self):
+        if self.input_mean is not None or self._input_size is None:
+            return []
+        shape = () if self.axis is None else (self._input_size,)
+        return [shape, shape, ()]
+
+    def set_weights(self, weights):
+        super().set_weights(weights)
+        self._adapted = True
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(axis=self.axis, invert=self.invert,
+                   mean=None if self.input_mean is None else np.asarray(self.input_mean).tolist(),
+                   variance=None if self.input_variance is None else np.asarray(self.input_variance).tolist())
+        if self._input_size is not None:
+            cfg["input_dim"] = self._input_size
+        return cfg
+
+
+class Rescaling(Layer):
+    """Keras's Rescaling preprocessing layer: x * scale + offset."""
+
+    def __init__(self, scale, offset=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.scale = _finite_number(scale, "scale")
+        self.offset = _finite_number(offset, "offset")
+
+    def _engine_op(self):
+        return "rescaling", {"scale": self.scale, "offset": self.offset}
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(scale=self.scale, offset=self.offset)
+        return cfg
+
+
+def _finite_number(v, name):
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not np.isfinite(v):
+        raise ValueError(f"{name}: expected a finite number, got {v!r}")
+    return float(v)
+
+
+def _positive(v, name):
+    v = _finite_number(v, name)
+    if v <= 0:
+        raise ValueError(f"{name}: expected a number > 0, got {v!r}")
+    return v
+
+
+def _finite_values(v, name, axis):
+    """mean= / variance= of Normalization: one number, or (axis=-1) a 1-D list with one per feature."""
+    try:
+        a = np.asarray(v, dtype=np.float64)
+    except (TypeError, ValueError):
+        a = None
+    if a is None or a.ndim > 1 or (axis is None and a.size != 1) or a.size == 0 or not np.all(np.isfinite(a)):
+        raise ValueError(f"{name}: expected {'one finite number' if axis is None else 'a finite number or a 1-D list of them'}"
+                         f", got {v!r}")
+    return a
+
+
 class Flatten(Layer):
     """Flattens each sample to 1-D (as the first layer: `Flatten(input_shape=(28, 28))`); no weights."""
 
@@ -309,5 +598,6 @@ def Input(shape=None, batch_size=None, dtype=None, name=None, **kwargs):
     return InputLayer(shape=shape, dtype=dtype, name=name, **kwargs).output
 
 
-ENGINE_LAYERS = (Dense, Activation, Dropout)
-LAYER_CLASSES = {c.__name__: c for c in (Dense, Activation, Dropout, Flatten, InputLayer)}
+ENGINE_LAYERS = (Dense, Activation, Dropout, BatchNormalization, LayerNormalization, UnitNormalization, Normalization,
+                 Rescaling)
+LAYER_CLASSES = {c.__name__: c for c in ENGINE_LAYERS + (Flatten, InputLayer)}

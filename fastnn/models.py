@@ -67,6 +67,7 @@ class Model(Trainer, WeightsView):
         self._engine = None
         self._first = self._last = 0
         self._op_layers = []
+        self._unready = []  # layers that must be set up before use (Normalization: adapt or mean=)
         self.optimizer = None
         self.loss = None
         self.compiled = False
@@ -202,7 +203,10 @@ class Model(Trainer, WeightsView):
                                       f"({_human_bytes(size * layer.output_size(size) * np.dtype(self.dtype).itemsize)}"
                                       "); use fewer units or inputs") from None
             for i, (layer, _) in enumerate(ops):
-                if layer._home is not None:  # keep weights the layer already has
+                if getattr(layer, "_pending_weights", None) is not None:  # adapted before it was built
+                    net.set_weights(i, layer._pending_weights)
+                    layer._pending_weights = None
+                elif layer._home is not None:  # keep weights the layer already has
                     old = layer.get_weights()
                     if old and [w.shape for w in old] == [tuple(s) for s in _op_shapes(net, i)]:
                         net.set_weights(i, old)
@@ -214,6 +218,7 @@ class Model(Trainer, WeightsView):
             if self.optimizer is not None:
                 self._engine_compiled = False
         self._op_layers = [layer for layer, _ in ops]
+        self._unready = [layer for layer in self._op_layers if hasattr(layer, "_check_ready")]
         for layer, size in zip(self._chain, sizes):
             layer._input_size = size if not isinstance(layer, Flatten) else layer._input_size or size
         if self._input_tensor is None:
@@ -234,6 +239,8 @@ class Model(Trainer, WeightsView):
         self._build(int(np.prod(shape)))
 
     def _ensure_built(self, x):
+        for layer in self._unready:
+            layer._check_ready()
         if self.built:
             return
         arr = to_array(x, "x")
@@ -248,6 +255,8 @@ class Model(Trainer, WeightsView):
             raise ValueError(f"x: expected a 2-D array (samples, features), got shape {arr.shape}; reshape it or "
                              f"start the model with Flatten(input_shape={arr.shape[1:]})")
         self._build(n_in)
+        for layer in self._unready:
+            layer._check_ready()
 
     def _require_built(self, what):
         if not self.built:
@@ -294,6 +303,8 @@ class Model(Trainer, WeightsView):
             if m:
                 self._net.set_weights(i, [np.asarray(w) for w in weights[k:k + m]])
             k += m
+        for layer in self._unready:  # given their state (Normalization's mean and variance)
+            layer._adapted = True
 
     def count_params(self):
         self._require_built("count_params")
@@ -347,7 +358,7 @@ class Model(Trainer, WeightsView):
         tensors = {}
         for i in range(self._first, self._last + 1):
             for k, w in enumerate(self._net.get_weights(i)):
-                tensors[f"weights.{i - self._first}.{k}"] = np.ascontiguousarray(w)
+                tensors[f"weights.{i - self._first}.{k}"] = np.array(w, order="C")  # keeps 0-d
         opt = None
         if include_optimizer and self.compiled and self._engine_compiled and not self._is_view():
             state = self._net.get_optimizer_state()
@@ -400,6 +411,26 @@ class Model(Trainer, WeightsView):
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+    # ---------------------------------------------------------------- pickling and copying
+    def __reduce__(self):
+        """pickle, copy.copy and copy.deepcopy (as Keras 3): the model travels as the bytes of its model file
+        (safetensors tensors + JSON: architecture, compile settings, weights, optimizer state, generator state),
+        never as engine internals. The copy is independent of the original (copy.copy too) and, at the same
+        thread count, trains on bitwise as the original would; it does not carry `history` or callbacks."""
+        if not self.built:  # no weights yet: the copy draws its own when it is built, as a new model does
+            from . import saving
+            return (_unbuilt_model_from_bytes, (saving.model_file_bytes({}, {
+                "kind": "unbuilt_model", "model": self.get_config(), "compile": self._compile_config()}),))
+        return (_model_from_bytes, (self._to_bytes(),))
+
+    def _to_bytes(self):
+        """The bytes save() would write (with the optimizer state), for a built model."""
+        from . import saving
+        tensors, opt = self._tensors(True)
+        return saving.model_file_bytes(tensors, {
+            "kind": "model", "model": self.get_config(), "compile": self._compile_config(), "optimizer_state": opt,
+            "rng_state": [str(v) for v in self._net.get_rng_state()]})
 
 
 class Sequential(Model):
@@ -521,6 +552,14 @@ _LAYER_KEYS = {
               "bias_initializer", "kernel_regularizer", "bias_regularizer", "input_dim"},
     "Activation": {"name", "trainable", "dtype", "activation"},
     "Dropout": {"name", "trainable", "dtype", "rate"},
+    "BatchNormalization": {"name", "trainable", "dtype", "axis", "momentum", "epsilon", "center", "scale",
+                           "beta_initializer", "gamma_initializer", "moving_mean_initializer",
+                           "moving_variance_initializer", "beta_regularizer", "gamma_regularizer", "synchronized"},
+    "LayerNormalization": {"name", "trainable", "dtype", "axis", "epsilon", "center", "scale", "beta_initializer",
+                           "gamma_initializer", "beta_regularizer", "gamma_regularizer"},
+    "UnitNormalization": {"name", "trainable", "dtype", "axis"},
+    "Normalization": {"name", "trainable", "dtype", "axis", "invert", "mean", "variance", "input_dim"},
+    "Rescaling": {"name", "trainable", "dtype", "scale", "offset"},
     "Flatten": {"name", "trainable", "dtype", "input_shape"},
     "InputLayer": {"name", "trainable", "dtype", "shape"},
 }
@@ -555,8 +594,14 @@ def _layer_from_config(entry, where):
         kwargs["shape"] = tuple(kwargs["shape"])
     if cls_name == "Flatten" and "input_shape" in kwargs:
         kwargs["input_shape"] = tuple(kwargs["input_shape"])
-    if cls_name == "Dense":
-        for key in ("kernel_initializer", "bias_initializer"):
+    for key in ("mean", "variance"):  # Normalization's constants: short lists of numbers
+        v = kwargs.get(key)
+        if v is not None and not (isinstance(v, (int, float)) and not isinstance(v, bool)) and not (
+                isinstance(v, list) and len(v) <= _MAX_UNITS and
+                all(isinstance(e, (int, float)) and not isinstance(e, bool) for e in v)):
+            raise ModelFileError(f"{where}: {key} must be a number or a list of numbers, got {str(v)[:40]}")
+    if cls_name in ("Dense", "BatchNormalization", "LayerNormalization"):
+        for key in [k for k in kwargs if k.endswith("_initializer")]:
             init = kwargs.get(key)
             if isinstance(init, dict):
                 if set(init) - {"class_name", "config"} or not isinstance(init.get("config", {}), dict):
@@ -564,7 +609,7 @@ def _layer_from_config(entry, where):
                 from . import initializers
                 if init.get("class_name") not in initializers._BY_NAME:
                     raise ModelFileError(f"{where}: unknown initializer {str(init.get('class_name'))[:40]!r}")
-        for key in ("kernel_regularizer", "bias_regularizer"):
+        for key in [k for k in kwargs if k.endswith("_regularizer")]:
             reg = kwargs.get(key)
             if reg is not None and (not isinstance(reg, dict) or not set(reg) <= {"l1", "l2"}):
                 raise ModelFileError(f"{where}: bad {key} {str(reg)[:60]}")
@@ -622,13 +667,13 @@ def _expected_tensor_shapes(model_cfg, where):
             width = cfg.get("input_dim")
         if width is None:
             raise ModelFileError(f"{where}: layer {i} has no input size")
-        if cls == "Dense":
-            if cfg.get("input_dim", width) != width:
-                raise ModelFileError(f"{where}: layer {i} expects {cfg['input_dim']} inputs, the previous gives {width}")
-            shapes[f"weights.{op}.0"] = (width, cfg["units"])
-            if cfg.get("use_bias", True):
-                shapes[f"weights.{op}.1"] = (cfg["units"],)
-            width = cfg["units"]
+        if cfg.get("input_dim", width) != width:
+            raise ModelFileError(f"{where}: layer {i} expects {cfg['input_dim']} inputs, the previous gives {width}")
+        layer = _layer_from_config(entry, where)  # a description: nothing is allocated
+        layer._input_size = width
+        for j, shape in enumerate(layer._weight_shapes()):
+            shapes[f"weights.{op}.{j}"] = tuple(shape)
+        width = layer.output_size(width)
         op += 1
     return shapes, width
 
@@ -735,5 +780,60 @@ def _restore_compile(model, comp, opt_state, tensors, where):
 
 
 def clone_model(model):
-    """A new model with the same architecture and freshly initialized weights."""
-    return model_from_config(model.get_config())
+    """A new model with the same architecture and freshly initialized weights; compiled with the same settings
+    (a fresh optimizer state) when `model` is compiled, as Keras 3's clone_model."""
+    clone = model_from_config(model.get_config())
+    if model.compiled:
+        _restore_compile(clone, model._compile_config(), None, {}, "clone_model")
+    return clone
+
+
+# ---------------------------------------------------------------- unpickling (Model.__reduce__)
+_PICKLE_WHERE = "<pickled fastnn model>"
+
+
+def _model_from_bytes(data):
+    """Unpickles a built model. The bytes are a model file and load_model reads them, so every check it makes on
+    files applies; they are handed to it as an anonymous in-memory file where the system has one (Linux memfd),
+    else as a temporary file removed at once."""
+    import os
+    import tempfile
+    if not isinstance(data, bytes):
+        raise ModelFileError(f"expected the bytes of a model file, got {type(data).__name__}", _PICKLE_WHERE)
+    fd, path = -1, None
+    try:
+        if hasattr(os, "memfd_create") and os.path.isdir("/proc/self/fd"):
+            try:
+                fd = os.memfd_create("fastnn-pickle", getattr(os, "MFD_CLOEXEC", 0))
+                path = f"/proc/self/fd/{fd}"
+            except OSError:
+                fd = -1
+        if fd < 0:
+            fd, path = tempfile.mkstemp(prefix="fastnn-pickle-", suffix=".fnn")
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        return load_model(path)
+    except ModelFileError as e:
+        raise ModelFileError(e.reason, _PICKLE_WHERE) from None
+    finally:
+        if fd >= 0:
+            os.close(fd)
+        if path is not None and not path.startswith("/proc/"):
+            os.unlink(path)
+
+
+def _unbuilt_model_from_bytes(data):
+    """Unpickles a model that had no weights yet: its architecture and compile settings."""
+    from . import saving
+    tensors, cfg = saving.read_model_bytes(data, where=_PICKLE_WHERE)
+    model_cfg = cfg.get("model") if isinstance(cfg, dict) else None
+    if tensors or cfg.get("kind") != "unbuilt_model" or not isinstance(model_cfg, dict):
+        raise ModelFileError("not an unbuilt fastnn model", _PICKLE_WHERE)
+    if model_cfg.get("class_name") == "Sequential" and model_cfg.get("layers") == []:
+        model = Sequential(name=model_cfg.get("name"), dtype=model_cfg.get("dtype"))
+    else:
+        model = model_from_config(model_cfg, _PICKLE_WHERE)
+    if cfg.get("compile") is not None:
+        _restore_compile(model, cfg["compile"], None, {}, _PICKLE_WHERE)
+    return model

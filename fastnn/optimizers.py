@@ -67,6 +67,11 @@ class Optimizer:
         return cfg
 
     def _attach(self, net):
+        if getattr(self, "_distributed", False):  # fastnn.distributed.DistributedOptimizer
+            from . import distributed
+            distributed._install_hook(net, self._distributed)
+        else:
+            net._set_gradient_hook(None)
         self._net = net
         net.learning_rate = self._lr
 

@@ -23,6 +23,7 @@ by the file. Every failure is a ``ModelFileError`` (a ``ValueError``) naming the
 import errno
 import hashlib
 import hmac
+import io
 import json
 import os
 import re
@@ -37,6 +38,8 @@ from fastnn.errors import ModelFileError
 __all__ = [
     "write_model_file",
     "read_model_file",
+    "model_file_bytes",
+    "read_model_bytes",
     "write_weights_file",
     "read_weights_file",
     "check_json_depth",
@@ -676,15 +679,8 @@ def _atomic_write(path, chunks):
     _fsync_directory(directory)
 
 
-def write_model_file(path, tensors, config):
-    """Save ``tensors`` (a dict of str to float32/float64/int64 arrays) and ``config`` (a
-    JSON-serializable dict) as one safetensors file at ``path``, atomically.
-
-    The file is written to a temporary file in the same folder, flushed to disk and renamed
-    onto ``path``; on any failure the temporary file is removed and an existing file at
-    ``path`` is left as it was.
-    """
-    where = _fspath(path)
+def _encode(tensors, config, where):
+    """The safetensors bytes of ``tensors`` and ``config``, as three chunks (length, header, data)."""
     prepared = _prepare_tensors(tensors)
     config_json = _config_json(config)
     metadata = {CONFIG_KEY: config_json, CHECKSUM_KEY: _checksum(config_json, prepared)}
@@ -705,7 +701,38 @@ def write_model_file(path, tensors, config):
             f"Cannot write model file {where!r}: the encoded file would not read back "
             f"({exc.reason})"
         ) from None
-    _atomic_write(where, [len(header_bytes).to_bytes(8, "little"), header_bytes, body])
+    return [len(header_bytes).to_bytes(8, "little"), header_bytes, body]
+
+
+def write_model_file(path, tensors, config):
+    """Save ``tensors`` (a dict of str to float32/float64/int64 arrays) and ``config`` (a
+    JSON-serializable dict) as one safetensors file at ``path``, atomically.
+
+    The file is written to a temporary file in the same folder, flushed to disk and renamed
+    onto ``path``; on any failure the temporary file is removed and an existing file at
+    ``path`` is left as it was.
+    """
+    where = _fspath(path)
+    _atomic_write(where, _encode(tensors, config, where))
+
+
+def model_file_bytes(tensors, config):
+    """The bytes ``write_model_file`` would write for ``tensors`` and ``config`` (for pickling,
+    sending over a network, or storing in memory); read them back with ``read_model_bytes``."""
+    return b"".join(bytes(chunk) for chunk in _encode(tensors, config, "<bytes>"))
+
+
+def read_model_bytes(data, *, max_tensors=DEFAULT_MAX_TENSORS, max_bytes=DEFAULT_MAX_BYTES,
+                     where="<bytes>"):
+    """Read bytes made by ``model_file_bytes`` (or a model file's contents); return
+    ``(tensors, config)`` with the same checks as ``read_model_file``: any problem raises
+    ``ModelFileError`` naming ``where``."""
+    max_tensors = _check_limit(max_tensors, "max_tensors")
+    max_bytes = _check_limit(max_bytes, "max_bytes")
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"data must be bytes, got {type(data).__name__}")
+    view = memoryview(data).cast("B")
+    return _read_stream(io.BytesIO(view), len(view), str(where), max_tensors, max_bytes)
 
 
 def _weight_name(index):

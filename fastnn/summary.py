@@ -37,15 +37,26 @@ def summary_rows(model):
 
 
 def summary_text(model, line_length, positions):
-    total = model.count_params() if model.built else 0
-    size = _human_bytes(total * np.dtype(model.dtype).itemsize)
+    total, fixed = _param_counts(model)
+    item = np.dtype(model.dtype).itemsize
     lines = [f'Model: "{model.name}"']
     lines += _table(("Layer (type)", "Output Shape", "Param #"), summary_rows(model),
                     _column_widths(line_length, positions))
-    lines.append(f" Total params: {total:,} ({size})")
-    lines.append(f" Trainable params: {total:,} ({size})")
-    lines.append(f" Non-trainable params: 0 ({_human_bytes(0)})")
+    lines.append(f" Total params: {total:,} ({_human_bytes(total * item)})")
+    lines.append(f" Trainable params: {total - fixed:,} ({_human_bytes((total - fixed) * item)})")
+    lines.append(f" Non-trainable params: {fixed:,} ({_human_bytes(fixed * item)})")
     return "\n".join(lines)
+
+
+def _param_counts(model):
+    """(total, non-trainable) parameter counts from the engine's tensor specs (moving statistics, adapted
+    Normalization state and frozen weights are non-trainable)."""
+    if not model.built:
+        return 0, 0
+    net = model._net
+    specs = net.param_specs()
+    ids = [k for i in range(model._first, model._last + 1) for k in net.op_info(i)["params"]]
+    return sum(specs[k]["size"] for k in ids), sum(specs[k]["size"] for k in ids if not specs[k]["trainable"])
 
 
 def _column_widths(line_length, positions):

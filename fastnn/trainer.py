@@ -35,6 +35,7 @@ class Trainer:
         if new_optimizer._net is not None and not (self.built and new_optimizer._net is self._net):
             # An optimizer object drives one engine (its learning_rate reads and writes it): another model gets a copy.
             new_optimizer = optimizers.deserialize(optimizers.serialize(new_optimizer))
+            new_optimizer._distributed = getattr(optimizer, "_distributed", False)
         new_loss = losses.get(loss)
         if metrics is None:
             metrics = []
@@ -83,6 +84,8 @@ class Trainer:
         if not self.compiled:
             raise ValueError(f"{what}: the model must be compiled first: call model.compile(optimizer=..., loss=...)")
         self._require_built(what)
+        for layer in self._unready:  # Normalization without adapt() or mean=
+            layer._check_ready()
         if not self._engine_compiled:
             self._compile_engine()
 
@@ -189,6 +192,10 @@ class Trainer:
 
         n = x.shape[0]
         steps = (n + batch_size - 1) // batch_size
+        dist = _distributed_module(self)  # None unless trained with a fastnn.distributed.DistributedOptimizer
+        if dist is not None:
+            dist._check_fit(n, batch_size)
+            verbose = verbose if dist._chief() else 0
         cbs = callbacks_module.CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
                                             verbose=verbose, epochs=epochs, steps=steps)
         self._fit_has_validation = val is not None  # read by CSVLogger (History.params stays as Keras's)
@@ -204,8 +211,13 @@ class Trainer:
         self.stop_training = False
         warned_nan = False
         cbs.on_train_begin()
+        # A callback that restored a backup (BackupAndRestore) sets the epoch to resume from, as in Keras 3.
+        initial_epoch = self.__dict__.pop("_initial_epoch", None) or initial_epoch
         logs = {}
-        if val is None and not hooks and all(type(cb) is callbacks_module.History for cb in cbs.callbacks):
+        # (Distributed: always epoch by epoch, so that every rank, with or without a progress bar, averages the
+        # logs at the same points.)
+        if (val is None and not hooks and dist is None
+                and all(type(cb) is callbacks_module.History for cb in cbs.callbacks)):
             # Nothing to run between epochs: every epoch in one engine call, History filled afterwards.
             status, epoch_logs, exc = net.train_epochs(x, y, sw, batch_size, bool(shuffle), epochs - initial_epoch,
                                                        stop_on_nan)
@@ -229,6 +241,8 @@ class Trainer:
             if val is not None and (epoch + 1) % validation_freq == 0:
                 vals = net.evaluate(val[0], val[1], val[2], val_bs)
                 logs.update({"val_" + k: v for k, v in zip(names, vals)})
+            if dist is not None:
+                logs = dist._average_logs(logs)
             if status == 2:
                 self.stop_training = True
             elif not math.isfinite(logs["loss"]) and not warned_nan and not stop_on_nan:
@@ -345,6 +359,13 @@ class Trainer:
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         return self.evaluate(x, y, batch_size=max(1, len(to_array(x, "x"))), verbose=0, sample_weight=sample_weight,
                              return_dict=return_dict)
+
+
+def _distributed_module(model):
+    if not getattr(model.optimizer, "_distributed", False):
+        return None
+    from . import distributed
+    return distributed
 
 
 def _warn_non_finite(epoch, loss):

@@ -61,3 +61,19 @@ except ImportError as e:  # pragma: no cover - a set-up error, reported once
 
     raise pytest.UsageError(f"fastnn._core cannot be imported ({e}); install the package first "
                             "(pip install .) and run `pytest`, not `python -m pytest`, from the repository root")
+
+
+# Optional dependencies: under FASTNN_REQUIRE_EXTRAS=1 (the CI job with every extra installed), a
+# missing module makes `pytest.importorskip` fail with the install line instead of skipping
+# (tests/_extras.py::require does the same and says which extra brings the module).
+import os as _os  # noqa: E402
+
+if _os.environ.get("FASTNN_REQUIRE_EXTRAS", "").strip() not in ("", "0", "false", "False"):
+    import pytest as _pytest
+
+    import _extras
+
+    def _strict_importorskip(modname, minversion=None, reason=None, **kwargs):
+        return _extras.require(modname, minversion=minversion)
+
+    _pytest.importorskip = _strict_importorskip

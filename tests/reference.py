@@ -738,3 +738,116 @@ def example_preactivations(activation, rng, shape, margin=0.05):
     if activation == "hard_sigmoid":
         z = np.where(np.abs(np.abs(z) - 3.0) < margin, z * 0.9, z)
     return z
+
+
+# ---------------------------------------------------------------------------------------------
+# Normalization ops (Keras 3: keras/src/layers/normalization/*.py, layers/preprocessing/normalization.py and
+# rescaling.py). Each *_forward returns the op's output (and updated state); each *_backward returns
+# (dL/dx, gradients of the op's trainable weights in Keras's order) given dL/dout. Samples are rows.
+# ---------------------------------------------------------------------------------------------
+
+BN_MOMENTUM = 0.99
+NORM_EPSILON = 1e-3  # BatchNormalization's and LayerNormalization's default epsilon
+UNIT_NORM_EPSILON = 1e-12
+
+
+def batch_normalization_forward(x, gamma, beta, moving_mean, moving_variance, training, momentum=BN_MOMENTUM,
+                                epsilon=NORM_EPSILON):
+    """Returns (out, new moving_mean, new moving_variance). gamma/beta None: scale/center off.
+    training: batch mean and biased batch variance, and the moving statistics move towards them."""
+    x = np.asarray(x, dtype=np.float64)
+    mm, mv = np.asarray(moving_mean, np.float64), np.asarray(moving_variance, np.float64)
+    if training:
+        mu, var = x.mean(axis=0), x.var(axis=0)
+        mm, mv = mm * momentum + mu * (1 - momentum), mv * momentum + var * (1 - momentum)
+    else:
+        mu, var = mm, mv
+    out = (x - mu) / np.sqrt(var + epsilon)
+    if gamma is not None:
+        out = out * gamma
+    if beta is not None:
+        out = out + beta
+    return out, mm, mv
+
+
+def batch_normalization_backward(x, gamma, beta, moving_mean, moving_variance, dout, training, epsilon=NORM_EPSILON):
+    """(dx, [dgamma, dbeta] as present). In training the batch statistics depend on x."""
+    x, dout = np.asarray(x, np.float64), np.asarray(dout, np.float64)
+    m = x.shape[0]
+    mu, var = (x.mean(axis=0), x.var(axis=0)) if training else (moving_mean, moving_variance)
+    rstd = 1 / np.sqrt(var + epsilon)
+    xhat = (x - mu) * rstd
+    dxhat = dout * (1.0 if gamma is None else gamma)
+    if training:
+        dx = rstd / m * (m * dxhat - dxhat.sum(axis=0) - xhat * (dxhat * xhat).sum(axis=0))
+    else:
+        dx = dxhat * rstd
+    grads = ([] if gamma is None else [(dout * xhat).sum(axis=0)]) + ([] if beta is None else [dout.sum(axis=0)])
+    return dx, grads
+
+
+def layer_normalization_forward(x, gamma, beta, epsilon=NORM_EPSILON):
+    x = np.asarray(x, np.float64)
+    mu, var = x.mean(axis=1, keepdims=True), x.var(axis=1, keepdims=True)
+    out = (x - mu) / np.sqrt(var + epsilon)
+    if gamma is not None:
+        out = out * gamma
+    if beta is not None:
+        out = out + beta
+    return out
+
+
+def layer_normalization_backward(x, gamma, beta, dout, epsilon=NORM_EPSILON):
+    x, dout = np.asarray(x, np.float64), np.asarray(dout, np.float64)
+    n = x.shape[1]
+    mu, var = x.mean(axis=1, keepdims=True), x.var(axis=1, keepdims=True)
+    rstd = 1 / np.sqrt(var + epsilon)
+    xhat = (x - mu) * rstd
+    dxhat = dout * (1.0 if gamma is None else gamma)
+    dx = rstd / n * (n * dxhat - dxhat.sum(axis=1, keepdims=True) - xhat * (dxhat * xhat).sum(axis=1, keepdims=True))
+    grads = ([] if gamma is None else [(dout * xhat).sum(axis=0)]) + ([] if beta is None else [dout.sum(axis=0)])
+    return dx, grads
+
+
+def unit_normalization_forward(x):
+    """ops.normalize(x, order=2, epsilon=1e-12): x * rsqrt(max(sum x^2, epsilon^2)) per sample."""
+    x = np.asarray(x, np.float64)
+    s = (x * x).sum(axis=1, keepdims=True)
+    return x / np.sqrt(np.maximum(s, UNIT_NORM_EPSILON ** 2))
+
+
+def unit_normalization_backward(x, dout):
+    x, dout = np.asarray(x, np.float64), np.asarray(dout, np.float64)
+    s = (x * x).sum(axis=1, keepdims=True)
+    big = s > UNIT_NORM_EPSILON ** 2
+    inv = 1 / np.sqrt(np.maximum(s, UNIT_NORM_EPSILON ** 2))
+    y = x * inv
+    return np.where(big, inv * (dout - y * (dout * y).sum(axis=1, keepdims=True)), inv * dout), []
+
+
+def normalization_forward(x, mean, variance, invert=False):
+    """Keras's Normalization: (x - mean) / max(sqrt(variance), 1e-7), or mean + x * max(...) when inverted."""
+    x = np.asarray(x, np.float64)
+    d = np.maximum(np.sqrt(np.asarray(variance, np.float64)), EPSILON)
+    return mean + x * d if invert else (x - mean) / d
+
+
+def normalization_backward(x, mean, variance, dout, invert=False):
+    d = np.maximum(np.sqrt(np.asarray(variance, np.float64)), EPSILON)
+    return (np.asarray(dout, np.float64) * d if invert else np.asarray(dout, np.float64) / d), []
+
+
+def normalization_adapt(data, axis=-1):
+    """adapt() on an array: the mean and (biased) variance over the samples (axis=-1), or over everything (None)."""
+    data = np.asarray(data, np.float64)
+    if axis is None:
+        return data.mean(), data.var()
+    return data.mean(axis=0), data.var(axis=0)
+
+
+def rescaling_forward(x, scale, offset=0.0):
+    return np.asarray(x, np.float64) * scale + offset
+
+
+def rescaling_backward(x, scale, dout):
+    return np.asarray(dout, np.float64) * scale, []

@@ -66,6 +66,10 @@ void Network<T>::add_op(const std::string& kind, idx n_in, idx n_out, const OpAr
     check_alloc(std::size_t(count) * 4, sizeof(T));  // parameters, gradients, two optimizer slots
 
     std::unique_lock lock(mtx_);
+    // Everything that may fail to allocate happens before the network changes.
+    std::vector<T> grads(std::size_t(count), T(0));
+    specs_.reserve(specs_.size() + b.params.size());
+    ops_.reserve(ops_.size() + 1);
     b.op.first_param = int(specs_.size());
     b.op.n_params = int(b.params.size());
     const int op_index = int(ops_.size());
@@ -83,13 +87,14 @@ void Network<T>::add_op(const std::string& kind, idx n_in, idx n_out, const OpAr
         p.state = d.state;
         p.l1 = d.l1;
         p.l2 = d.l2;
-        // Keras's compute_fans: (fan_in, fan_out) = shape for a 2-D shape; a 1-D shape (n,) has both n.
-        const std::size_t fan_in = std::size_t(d.shape.front()), fan_out = std::size_t(d.shape.back());
+        // Keras's compute_fans: (fan_in, fan_out) = shape for a 2-D shape; a 1-D shape (n,) has both n; () has 1.
+        const std::size_t fan_in = d.shape.empty() ? 1 : std::size_t(d.shape.front());
+        const std::size_t fan_out = d.shape.empty() ? 1 : std::size_t(d.shape.back());
         initialize(params_.data() + off, p.size, fan_in, fan_out, d.init, init_rng_);
         off += p.size;
         specs_.push_back(p);
     }
-    grads_.assign(params_.size(), T(0));
+    grads_.swap(grads);
     ops_.push_back(b.op);
     update_trainable_spans();
     compiled_ = false;
@@ -411,9 +416,19 @@ double Network<T>::step(Workspace<T>& ws, const T* x, const T* y, const T* w, id
     std::unique_lock lock(mtx_);
     const double loss = forward_loss(ws, x, y, w, m);
     *nonfinite = !std::isfinite(loss);
+    if (grad_hook_) {
+        if (*nonfinite && stop_on_nonfinite)
+            std::fill(grads_.begin(), grads_.end(), std::numeric_limits<T>::quiet_NaN());
+        else
+            backward_all(ws, m);
+        grad_hook_(grads_.data(), grads_.size());
+        // The first trainable gradient (every backward pass writes it): NaN when any participant's loss was not.
+        if (stop_on_nonfinite && !train_ranges_.empty() && !std::isfinite(grads_[train_ranges_.front().offset]))
+            *nonfinite = true;
+    } else if (!(*nonfinite && stop_on_nonfinite)) {
+        backward_all(ws, m);
+    }
     if (*nonfinite && stop_on_nonfinite) return loss;  // keep the weights of the last finite step
-    backward_all(ws, m);
-    if (grad_hook_) grad_hook_(grads_.data(), grads_.size());
     opt_.step(params_.data(), grads_.data(), train_spans_, train_ranges_);
     return loss;
 }
@@ -617,13 +632,14 @@ void Network<T>::require_idle(const char* what) const {
 
 template <class T>
 bool Network<T>::choose_feature_major() const {
-    if (layout_ >= 0) return layout_ == 1;
-    bool small = true;  // every op small and implemented feature-major
+    bool implemented = true, small = true;  // every op implemented feature-major, and small
     for (std::size_t i = 0; i < ops_.size(); ++i) {
         const Op& op = ops_[i];
-        small = small && op.n_in <= kSmallWidth && op.n_out <= kSmallWidth && row(int(i)).feature_major;
+        implemented = implemented && row(int(i)).feature_major;
+        small = small && op.n_in <= kSmallWidth && op.n_out <= kSmallWidth;
     }
-    return small;
+    if (!implemented) return false;  // an op without a feature-major version: the network trains row-major
+    return layout_ >= 0 ? layout_ == 1 : small;
 }
 
 template <class T>

@@ -70,7 +70,11 @@ public:
     // Freezes (false) or unfreezes an op: its non-state tensors leave or join the optimizer step, and ops that
     // behave differently when frozen (BatchNormalization) see it.
     void set_trainable(int i, bool trainable);
-    // Called on the flat gradient buffer (n values) after the backward pass and before the update.
+    // Called on the flat gradient buffer (n values) after the backward pass and before the update, e.g. to average
+    // the gradients of several processes (distributed.hpp). It runs with the GIL released and may throw (the step
+    // is then not applied). With a hook, a step whose loss is non-finite under stop_on_nonfinite hands the hook a
+    // gradient of NaN, and a step stops as non-finite when the hook returns a non-finite first gradient: a
+    // collective hook thus makes every participant stop at the same step.
     using GradHook = std::function<void(T* grads, std::size_t n)>;
     void set_gradient_hook(GradHook hook);
     idx n_in() const { return ops_.empty() ? 0 : ops_.front().n_in; }
@@ -110,7 +114,8 @@ public:
     std::vector<double> evaluate(const T* X, const T* Y, const T* W, idx n, idx batch) const;
 
     void set_learning_rate(double lr);
-    // Training layout: 0 row-major, 1 feature-major, -1 automatic (feature-major when every layer is small).
+    // Training layout: 0 row-major, 1 feature-major, -1 automatic (feature-major when every layer is small). Either
+    // way, a network holding an op that the feature-major layout does not implement trains row-major.
     // For tests that check the two paths against each other.
     void set_layout(int layout);
     bool feature_major() const { return fm_; }

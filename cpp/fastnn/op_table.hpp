@@ -10,11 +10,12 @@
 //     OpCall), and a `<name>_row<T>()` returning the OpRow with its flags (training_differs, feature_major:
 //     false makes any network holding the op train row-major, fuses_activation).
 //  2. Add that row to op_table() below (append: the index is the kind id only inside one process).
-//  3. tests/reference.py: a float64 NumPy forward (and backward) of the op; tests comparing the engine with it
-//     (tests/test_op_table.py shows the pattern: `_core.Network`, add_op(kind, n_in, n_out, args), predict and
-//     forward_backward), a central-difference gradient check in float64.
-//  4. fastnn/layers.py: its Python class (Keras 3 name, arguments, defaults) giving `engine_op()` = (kind, args);
-//     fastnn/saving.py: its name in the closed list of layer classes.
+//  3. tests/reference.py: a float64 NumPy forward and backward of the op; tests comparing the engine with it
+//     (tests/test_normalization_ops.py shows the pattern: `_core.Network`, add_op(kind, n_in, n_out, args),
+//     predict, forward_backward, a central-difference gradient check in float64, both layouts where both run).
+//  4. fastnn/layers.py: its Python class (Keras 3 name, arguments, defaults) with `_engine_op()` returning
+//     (kind, args) and `_weight_shapes()`; add it to ENGINE_LAYERS, and its config keys to the closed list
+//     `_LAYER_KEYS` of fastnn/models.py (files load only listed classes and keys).
 #pragma once
 
 #include <string>
@@ -24,6 +25,7 @@
 #include "ops_activation.hpp"
 #include "ops_dense.hpp"
 #include "ops_noise.hpp"
+#include "ops_normalization.hpp"
 
 namespace fastnn {
 
@@ -33,6 +35,11 @@ const std::vector<OpRow<T>>& op_table() {
         dense_row<T>(),
         activation_row<T>(),
         dropout_row<T>(),
+        batchnorm_row<T>(),
+        layernorm_row<T>(),
+        unitnorm_row<T>(),
+        normalization_row<T>(),
+        rescaling_row<T>(),
     };
     return table;
 }

@@ -30,6 +30,7 @@ struct OpArgs {
     std::map<std::string, double> num;        // numbers and booleans
     std::map<std::string, std::string> str;   // names (activation, ...)
     std::map<std::string, InitSpec> init;     // initializers (name, a, b)
+    std::map<std::string, std::vector<double>> values;  // lists of numbers (Normalization's mean, ...)
 };
 
 // One parameter tensor of one op, inside the flat parameter buffer [offset, offset + size).
@@ -93,6 +94,14 @@ public:
         init_validate(s);
         return s;
     }
+    std::vector<double> values(const std::string& key) {
+        used_.insert(key);
+        const auto it = a_.values.find(key);
+        if (it == a_.values.end()) return {};
+        for (double v : it->second)
+            if (!std::isfinite(v)) fail(what(key), "finite numbers", std::to_string(v));
+        return it->second;
+    }
     std::string what(const std::string& key) const { return key + " (" + op_ + ")"; }
     // Refuses any argument that build() did not read.
     void finish() const {
@@ -104,6 +113,7 @@ public:
         for (const auto& kv : a_.num) check(kv.first);
         for (const auto& kv : a_.str) check(kv.first);
         for (const auto& kv : a_.init) check(kv.first);
+        for (const auto& kv : a_.values) check(kv.first);
     }
 
 private:

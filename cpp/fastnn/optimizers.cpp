@@ -76,9 +76,9 @@ static double sq_norm(const T* g, std::size_t n) {
     return s;
 }
 
-// Runs f(i) for every index of the ranges (one range when nothing is frozen).
+// A loop header over every index i of the trainable ranges (one range when nothing is frozen).
 #define FASTNN_EACH_TRAINABLE(i) \
-    for (const Span& r_ : ranges) \
+    for (const Span r_ : ranges)  /* a copy: the bounds are locals the loop can keep in registers */ \
         FASTNN_PARALLEL_FOR(r_.size) \
         for (std::size_t i = r_.offset; i < r_.offset + r_.size; ++i)
 
@@ -235,5 +235,7 @@ void Optimizer<T>::step(T* w, T* g, const std::vector<Span>& tensors, const std:
 
 template class Optimizer<float>;
 template class Optimizer<double>;
+
+#undef FASTNN_EACH_TRAINABLE
 
 }  // namespace fastnn

@@ -15,14 +15,68 @@ import numpy as np
 class Drawing(dict):
     """What a plotting function drew (axes, figure, artists, computed arrays).
 
-    A dict whose keys are also attributes: ``d["ax"]`` and ``d.ax`` are the same object.
+    A dict whose keys are also attributes: ``d["ax"]`` and ``d.ax`` are the same object. Like
+    scikit-learn's Display objects, every Drawing also has ``.figure`` (the matplotlib Figure, so
+    ``plot_x(...).figure.savefig("x.png")`` works) and ``.axes`` (the Axes drawn on: a list, or an array
+    for grids), and
+    ``.ax`` when it drew on one Axes; ``figure_``, ``ax_`` and ``axes_`` are scikit-learn's
+    spellings of the same. These are derived from the stored keys and are not dict keys.
     """
 
     def __getattr__(self, key):
         try:
             return self[key]
         except KeyError:
-            raise AttributeError(key) from None
+            pass
+        if key in _DERIVED:  # a derived attribute whose property raised: raise its own message again
+            return _DERIVED[key].fget(self)
+        raise AttributeError(key)
+
+    def _all_axes(self):
+        if "axes" in self:
+            found = self["axes"]
+        elif "ax" in self:
+            found = [self["ax"]]
+        else:
+            found = [a for k in ("filter_axes", "bar_axes") for a in self.get(k) or []]
+        return list(np.ravel(np.asarray(found, dtype=object))) if found is not None else []
+
+    @property
+    def figure(self):
+        """The matplotlib Figure drawn on."""
+        if "figure" in self:
+            return self["figure"]
+        if self.get("fig") is not None:
+            return self["fig"]
+        axes = self._all_axes()
+        if not axes:
+            raise AttributeError("figure: this drawing holds no Axes")
+        return axes[0].figure
+
+    @property
+    def axes(self):
+        """The matplotlib Axes drawn on: the stored ``axes`` (a list or, for grids, an array of Axes) or a
+        one-item list for single-panel drawings."""
+        if "axes" in self:
+            return self["axes"]
+        return self._all_axes()
+
+    @property
+    def ax(self):
+        """The Axes, for drawings made on one Axes (use ``.axes`` for grids of panels)."""
+        if "ax" in self:
+            return self["ax"]
+        axes = self._all_axes()
+        if len(axes) != 1:
+            raise AttributeError(f"ax: this drawing has {len(axes)} Axes; use .axes (a list) or .figure")
+        return axes[0]
+
+    figure_ = figure
+    axes_ = axes
+    ax_ = ax
+
+
+_DERIVED = {name: getattr(Drawing, name) for name in ("figure", "axes", "ax", "figure_", "axes_", "ax_")}
 
 
 def pyplot():

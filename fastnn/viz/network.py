@@ -47,17 +47,22 @@ def plot_activation(names=("sigmoid", "tanh", "relu", "step"), x=None, ax=None, 
     return Drawing(ax=ax, lines=lines, x=xs)
 
 
+# Layers that keep the width, drawn joined unit to unit.
+_WIDTH_KEEPING = ("BatchNormalization", "LayerNormalization", "UnitNormalization", "Normalization", "Rescaling")
+
+
 def _columns(model):
     """(title, units, kind) for the input and every layer after it."""
     layers, offset = model_layers(model)
-    stages = dense_stages(model)
+    # The input width is the first Dense kernel's row count (the layers drawn before it keep the width).
+    stages = dense_stages(model, [layer for layer in layers if type(layer).__name__ not in _WIDTH_KEEPING])
     cols = [("Input", int(stages[0].kernel.shape[0]), "input")]
     units = cols[0][1]
     for i, layer in enumerate(layers[offset:], start=offset):
         kind = type(layer).__name__
         name = layer_name(layer, i)
         if kind == "Dense":
-            units = int(getattr(layer, "units", None) or next(s for s in stages if s.index == i).kernel.shape[1])
+            units = int(getattr(layer, "units", None) or layer.get_weights()[0].shape[1])
             cols.append((f"{name}\nDense({units})\n{layer_activation(layer)}", units, "dense"))
         elif kind == "Dropout":
             rate = layer.get_config().get("rate") if callable(getattr(layer, "get_config", None)) else None
@@ -66,16 +71,18 @@ def _columns(model):
             cols.append((f"{name}\nActivation\n{layer_activation(layer)}", units, "elementwise"))
         elif kind == "Flatten":
             cols.append((f"{name}\nFlatten", units, "elementwise"))
+        elif kind in _WIDTH_KEEPING:
+            cols.append((f"{name}\n{kind}", units, "elementwise"))
         else:
-            raise ValueError(f"model.layers[{i}]: expected Dense, Activation, Dropout, Flatten or InputLayer, "
-                             f"got {kind}")
+            raise ValueError(f"model.layers[{i}]: expected Dense, Activation, Dropout, Flatten, InputLayer or a "
+                             f"normalization layer, got {kind}")
     return cols
 
 
 def plot_model(model, ax=None, max_units=8, title=None):
     """A diagram of the network: one column of units per layer (the input first), each titled
     with its name, size and activation; Dense layers fully connected, element-wise layers
-    (Activation, Dropout, Flatten) joined unit to unit. Columns with more than ``max_units`` units show
+    (Activation, Dropout, Flatten, the normalization layers) joined unit to unit. Columns with more than ``max_units`` units show
     the first and last ones around a gap.
 
     Returns a Drawing: ax, units (list per column of the Circles drawn), sizes (units per
