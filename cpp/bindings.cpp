@@ -19,6 +19,7 @@
 #include "fastnn/cpu.hpp"
 #include "fastnn/distributed.hpp"
 #include "fastnn/losses.hpp"
+#include "fastnn/metrics.hpp"
 #include "fastnn/network.hpp"
 #include "fastnn/optimizers.hpp"
 #include "fastnn/threads.hpp"
@@ -77,6 +78,8 @@ MpiAllreduceSpec parse_mpi(const py::dict& d) {
     return s;
 }
 
+Schedule parse_schedule(const py::dict& d);  // below
+
 OptConfig parse_opt(const std::string& name, const py::dict& cfg) {
     OptConfig c = opt_defaults(name);
     for (auto item : cfg) {
@@ -89,6 +92,7 @@ OptConfig parse_opt(const std::string& name, const py::dict& cfg) {
             return v.cast<double>();
         };
         if (k == "learning_rate") c.learning_rate = num();
+        else if (k == "schedule") c.schedule = parse_schedule(py::reinterpret_borrow<py::dict>(v));
         else if (k == "momentum") c.momentum = num();
         else if (k == "nesterov") c.nesterov = v.cast<bool>();
         else if (k == "rho") c.rho = num();
@@ -104,12 +108,132 @@ OptConfig parse_opt(const std::string& name, const py::dict& cfg) {
         else if (k == "global_clipnorm") c.global_clipnorm = num();
         else
             fail("optimizer option",
-                 "one of learning_rate, momentum, nesterov, rho, centered, epsilon, initial_accumulator_value, "
+                 "one of learning_rate, schedule, momentum, nesterov, rho, centered, epsilon, initial_accumulator_value, "
                  "beta_1, beta_2, amsgrad, weight_decay, clipnorm, clipvalue, global_clipnorm",
                  "'" + k + "'");
     }
     opt_validate(c);
     return c;
+}
+
+// ---- losses, metrics and schedules from their Python descriptions (fastnn/losses.py, metrics.py, optimizers.py) ----
+
+double cfg_num(const py::dict& d, const char* key, double dflt) {
+    if (!d.contains(key) || d[key].is_none()) return dflt;
+    const py::handle v = d[key];
+    if (py::isinstance<py::bool_>(v) || !(py::isinstance<py::int_>(v) || py::isinstance<py::float_>(v)))
+        fail(key, "a number", std::string(py::repr(v)));
+    return v.cast<double>();
+}
+
+bool cfg_bool(const py::dict& d, const char* key, bool dflt) {
+    return d.contains(key) && !d[key].is_none() ? d[key].cast<bool>() : dflt;
+}
+
+// A loss from its engine name, from_logits and {"delta", "label_smoothing"}.
+LossSpec parse_loss(const std::string& name, bool from_logits, const py::dict& cfg) {
+    LossSpec s;
+    s.kind = loss_from_name(name);
+    s.logits = from_logits;
+    s.delta = cfg_num(cfg, "delta", 1.0);
+    s.smoothing = cfg_num(cfg, "label_smoothing", 0.0);
+    loss_validate(s);
+    return s;
+}
+
+// A metric from a dict {"kind": engine metric name, "weighted", ...} or an engine name.
+MetricSpec parse_metric(const py::handle& h) {
+    MetricSpec s;
+    if (py::isinstance<py::str>(h)) {
+        const std::string n = h.cast<std::string>();
+        if (n == "mse" || n == "mae") {
+            s.loss.kind = loss_from_name(n);
+        } else {
+            s.kind = metric_from_name(n);
+        }
+        return s;
+    }
+    if (!py::isinstance<py::dict>(h)) fail("metric", "a name or a dict", std::string(py::repr(h)));
+    const py::dict d = py::reinterpret_borrow<py::dict>(h);
+    s.kind = metric_from_name(d["kind"].cast<std::string>());
+    if (s.kind == Metric::LossMean) {
+        const py::dict lc = d.contains("loss_config") ? py::dict(d["loss_config"]) : py::dict();
+        s.loss = parse_loss(d["loss"].cast<std::string>(), cfg_bool(d, "from_logits", false), lc);
+        s.negate = cfg_bool(d, "negate", false);
+    }
+    s.weighted = cfg_bool(d, "weighted", false);
+    s.has_threshold = !(d.contains("threshold") && d["threshold"].is_none());
+    s.threshold = cfg_num(d, "threshold", s.kind == Metric::Precision || s.kind == Metric::Recall
+                                              ? (cfg_num(d, "top_k", 0) > 0 ? kNegInf : 0.5) : 0.5);
+    s.k = int(cfg_num(d, "k", 5));
+    s.top_k = int(cfg_num(d, "top_k", 0));
+    s.class_id = int(cfg_num(d, "class_id", -1));
+    s.num_thresholds = int(cfg_num(d, "num_thresholds", 200));
+    s.pr = cfg_bool(d, "pr", false);
+    s.summation = int(cfg_num(d, "summation", 0));
+    s.from_logits = cfg_bool(d, "from_logits", false) && s.kind == Metric::AUC;
+    s.average = int(cfg_num(d, "average", 0));
+    s.beta = cfg_num(d, "beta", 1.0);
+    s.aggregation = int(cfg_num(d, "aggregation", 1));
+    return s;
+}
+
+// A schedule from {"class_name": "ExponentialDecay", "config": {...}} (Keras's serialized form).
+Schedule parse_schedule(const py::dict& d) {
+    Schedule s;
+    if (!d.contains("class_name") || !d.contains("config"))
+        fail("learning-rate schedule", "a dict with class_name and config", std::string(py::repr(d)));
+    s.kind = schedule_kind(d["class_name"].cast<std::string>());
+    const py::dict c = d["config"];
+    auto list = [&](const char* key) {
+        std::vector<double> v;
+        if (c.contains(key))
+            for (auto x : c[key]) v.push_back(x.cast<double>());
+        return v;
+    };
+    s.initial_learning_rate = cfg_num(c, "initial_learning_rate", 0.0);
+    s.decay_steps = cfg_num(c, s.kind == SchedKind::CosineDecayRestarts ? "first_decay_steps" : "decay_steps", 1.0);
+    s.decay_rate = cfg_num(c, "decay_rate", 0.0);
+    s.staircase = cfg_bool(c, "staircase", false);
+    s.end_learning_rate = cfg_num(c, "end_learning_rate", 0.0001);
+    s.power = cfg_num(c, "power", 1.0);
+    s.cycle = cfg_bool(c, "cycle", false);
+    s.alpha = cfg_num(c, "alpha", 0.0);
+    s.has_warmup = c.contains("warmup_target") && !c["warmup_target"].is_none();
+    s.warmup_target = cfg_num(c, "warmup_target", 0.0);
+    s.warmup_steps = cfg_num(c, "warmup_steps", 0.0);
+    s.t_mul = cfg_num(c, "t_mul", 2.0);
+    s.m_mul = cfg_num(c, "m_mul", 1.0);
+    s.boundaries = list("boundaries");
+    s.values = list("values");
+    schedule_validate(s);
+    return s;
+}
+
+// A metric over (y, p) fed in batches of `batch` rows: its state after every batch is merged from per-batch
+// states (as processes would merge them), then its result. For the tests against the NumPy reference.
+template <class T>
+py::array metric_eval(const py::dict& spec, Arr<T> y, Arr<T> p, py::object sw, idx batch) {
+    const MetricSpec s = parse_metric(spec);
+    check_2d(p, "y_pred", -1);
+    const idx cols = p.shape(1), n = p.shape(0);
+    check_2d(y, "y_true", metric_takes_sparse_labels(s) ? 1 : cols);
+    if (y.shape(0) != n) fail("y_true", std::to_string(n) + " rows", shape_str(y));
+    if (batch < 1) fail("batch_size", "an integer >= 1", std::to_string(batch));
+    metric_validate(s, cols);
+    Arr<T> keep;
+    const T* w = sample_weights<T>(sw, n, keep);
+    const idx ycols = y.shape(1);
+    std::vector<double> total(std::size_t(metric_state_size(s, cols)), 0.0), part(total.size());
+    for (idx start = 0; start < n; start += batch) {
+        const idx m = std::min(batch, n - start);
+        std::fill(part.begin(), part.end(), 0.0);
+        metric_update(s, part.data(), y.data() + start * ycols, p.data() + start * cols, w ? w + start : nullptr, m, cols);
+        for (std::size_t i = 0; i < total.size(); ++i) total[i] += part[i];  // merge
+    }
+    py::array_t<double> out(metric_result_size(s, cols));
+    metric_result(s, total.data(), cols, out.mutable_data());
+    return out;
 }
 
 InitSpec parse_init(const std::string& key, const py::sequence& t) {
@@ -186,16 +310,14 @@ py::array act_bwd(const std::string& name, Arr<T> z, Arr<T> dout) {
 
 template <class T>
 std::pair<double, py::object> loss_eval(const std::string& name, Arr<T> y, Arr<T> p, py::object sw,
-                                        bool from_logits, bool want_grad) {
-    const Loss loss = loss_from_name(name);
+                                        bool from_logits, const py::dict& cfg, bool want_grad) {
+    const LossSpec spec = parse_loss(name, from_logits, cfg);
     check_2d(p, "y_pred", -1);
-    check_2d(y, "y_true", loss == Loss::SparseCCE ? 1 : p.shape(1));
+    check_2d(y, "y_true", spec.kind == Loss::SparseCCE ? 1 : p.shape(1));
     if (y.shape(0) != p.shape(0)) fail("y_true", std::to_string(p.shape(0)) + " rows", shape_str(y));
     const idx n = p.shape(0);
     Arr<T> w;
     const T* wp = sample_weights<T>(sw, n, w);
-    if (from_logits && !loss_is_crossentropy(loss))
-        fail("from_logits", "False for loss '" + name + "'", "True");
     py::object grad = py::none();
     T* gp = nullptr;
     if (want_grad) {
@@ -203,7 +325,7 @@ std::pair<double, py::object> loss_eval(const std::string& name, Arr<T> y, Arr<T
         gp = g.mutable_data();
         grad = g;
     }
-    const double total = loss_rows(loss, from_logits, y.data(), p.data(), wp, gp, n, p.shape(1), T(1) / T(n > 0 ? n : 1));
+    const double total = loss_rows(spec, y.data(), p.data(), wp, gp, n, p.shape(1), T(1) / T(n > 0 ? n : 1));
     return {n > 0 ? total / double(n) : 0.0, grad};
 }
 
@@ -300,15 +422,30 @@ void bind_network(py::module_& m, const char* cls) {
              "Appends an op: kind is a row of the op table (see op_kinds()), args its arguments by name.")
         .def("compile",
              [](PN& s, const std::string& loss, bool from_logits, const std::string& opt, py::dict cfg,
-                std::vector<std::string> metrics) {
-                 std::vector<Metric> ms;
-                 for (auto& n : metrics) ms.push_back(metric_from_name(n));
-                 const Loss l = loss_from_name(loss);
-                 if (from_logits && !loss_is_crossentropy(l)) fail("from_logits", "False for loss '" + loss + "'", "True");
-                 s.net->compile(l, from_logits, parse_opt(opt, cfg), ms);
+                py::list metrics, py::dict loss_config) {
+                 std::vector<MetricSpec> ms;
+                 for (auto h : metrics) ms.push_back(parse_metric(h));
+                 s.net->compile(parse_loss(loss, from_logits, loss_config), parse_opt(opt, cfg), ms);
              },
              py::arg("loss") = "mse", py::arg("from_logits") = false, py::arg("optimizer") = "rmsprop",
-             py::arg("opt_config") = py::dict(), py::arg("metrics") = std::vector<std::string>{})
+             py::arg("opt_config") = py::dict(), py::arg("metrics") = py::list(), py::arg("loss_config") = py::dict())
+        .def("epoch_metric_state",
+             [](const PN& s) {
+                 // The running metric states of the current epoch (flat, mergeable by addition across processes).
+                 const auto& st = s.net->epoch_metric_state();
+                 py::array_t<double> out(py::ssize_t(st.size()));
+                 std::copy(st.begin(), st.end(), out.mutable_data());
+                 return out;
+             })
+        .def("metric_results",
+             [](const PN& s, py::array_t<double, py::array::c_style | py::array::forcecast> state) {
+                 // The metric values of a (merged) state laid out as epoch_metric_state().
+                 const MetricSet& ms = s.net->metrics();
+                 if (state.ndim() != 1 || state.shape(0) != ms.state_size())
+                     fail("metric state", std::to_string(ms.state_size()) + " values", shape_str(state));
+                 return ms.results(state.data());
+             },
+             py::arg("state"))
         .def("op_info", [](const PN& s, int i) { return s.op_spec(i); })
         .def("op_specs",
              [](const PN& s) {
@@ -591,19 +728,33 @@ PYBIND11_MODULE(_core, m) {
         return is_f32(z) ? act_bwd<float>(name, z, dout) : act_bwd<double>(name, z, dout);
     });
     m.def("loss_forward",
-          [](const std::string& name, py::object y, py::object p, py::object sw, bool from_logits) {
-              return is_f32(p) ? loss_eval<float>(name, y, p, sw, from_logits, false).first
-                               : loss_eval<double>(name, y, p, sw, from_logits, false).first;
+          [](const std::string& name, py::object y, py::object p, py::object sw, bool from_logits, py::dict cfg) {
+              return is_f32(p) ? loss_eval<float>(name, y, p, sw, from_logits, cfg, false).first
+                               : loss_eval<double>(name, y, p, sw, from_logits, cfg, false).first;
           },
           py::arg("name"), py::arg("y_true"), py::arg("y_pred"), py::arg("sample_weight") = py::none(),
-          py::arg("from_logits") = false);
+          py::arg("from_logits") = false, py::arg("config") = py::dict());
     m.def("loss_backward",
-          [](const std::string& name, py::object y, py::object p, py::object sw, bool from_logits) {
-              return is_f32(p) ? loss_eval<float>(name, y, p, sw, from_logits, true).second
-                               : loss_eval<double>(name, y, p, sw, from_logits, true).second;
+          [](const std::string& name, py::object y, py::object p, py::object sw, bool from_logits, py::dict cfg) {
+              return is_f32(p) ? loss_eval<float>(name, y, p, sw, from_logits, cfg, true).second
+                               : loss_eval<double>(name, y, p, sw, from_logits, cfg, true).second;
           },
           py::arg("name"), py::arg("y_true"), py::arg("y_pred"), py::arg("sample_weight") = py::none(),
-          py::arg("from_logits") = false);
+          py::arg("from_logits") = false, py::arg("config") = py::dict());
+    m.def("metric_eval",
+          [](py::dict spec, py::object y, py::object p, py::object sw, idx batch) -> py::array {
+              return is_f32(p) ? metric_eval<float>(spec, y, p, sw, batch) : metric_eval<double>(spec, y, p, sw, batch);
+          },
+          py::arg("spec"), py::arg("y_true"), py::arg("y_pred"), py::arg("sample_weight") = py::none(),
+          py::arg("batch_size") = 32);
+    m.def("schedule_values",
+          [](py::dict schedule, std::vector<double> steps) {
+              const Schedule s = parse_schedule(schedule);
+              std::vector<double> out;
+              for (double t : steps) out.push_back(s.lr_at(t));
+              return out;
+          },
+          py::arg("schedule"), py::arg("steps"));
     m.def("optimizer_trajectory",
           [](const std::string& name, py::dict cfg, py::object w0, py::object grads) -> py::array {
               return is_f32(w0) ? opt_trajectory<float>(name, cfg, w0, grads) : opt_trajectory<double>(name, cfg, w0, grads);

@@ -418,7 +418,8 @@ class History(Callback):
             return
         self.epoch.extend(range(first_epoch, first_epoch + len(rows)))
         for k in sorted(range(len(names)), key=lambda i: names[i]):
-            self.history.setdefault(names[k], []).extend(float(row[k]) for row in rows)
+            self.history.setdefault(names[k], []).extend(float(row[k]) if np.ndim(row[k]) == 0 else row[k]
+                                                          for row in rows)
         if self.model is not None:
             self.model.history = self
 

@@ -52,7 +52,9 @@ class Constant(Initializer):
     engine_name = "constant"
 
     def __init__(self, value=0.0):
-        self.value = _finite("value", value)
+        if hasattr(value, "__len__") and not isinstance(value, str) and len(value) == 1:
+            value = value[0]  # a one-element list or array, as Keras guides pass np.log([pos / neg])
+        self.value = _finite("value", value.item() if hasattr(value, "item") else value)
 
     def engine_spec(self):
         return ("constant", self.value, 0.0)

@@ -48,7 +48,14 @@ def _input_size_from(input_shape, input_dim, where):
 
 
 class WeightsView:
-    """Keras's weight properties, for layers and models: copies from get_weights(); every weight is trainable."""
+    """Keras's weight properties, for layers and models: copies of the weights (as get_weights() returns them).
+
+    `_trainable_flags()` gives, for each weight of get_weights(), whether the optimizer may change it: a layer's
+    weights follow its `trainable` flag, except the state the engine keeps apart from training (tensors whose
+    ParamSpec has `state`, e.g. BatchNormalization's moving statistics), which is never trainable."""
+
+    def _trainable_flags(self):
+        return [self.trainable] * len(self.get_weights())
 
     @property
     def weights(self):
@@ -56,11 +63,15 @@ class WeightsView:
 
     @property
     def trainable_weights(self):
-        return self.get_weights()
+        if not self.trainable:
+            return []
+        return [w for w, t in zip(self.get_weights(), self._trainable_flags()) if t]
 
     @property
     def non_trainable_weights(self):
-        return []
+        if not self.trainable:
+            return self.get_weights()
+        return [w for w, t in zip(self.get_weights(), self._trainable_flags()) if not t]
 
 
 class Layer(WeightsView):
@@ -149,6 +160,13 @@ class Layer(WeightsView):
 
     def count_params(self):
         return int(sum(int(np.prod(s)) for s in self._weight_shapes()))
+
+    def _trainable_flags(self):
+        if self._home is None:
+            return []
+        engine, i = self._home
+        specs = engine.net.param_specs()
+        return [self.trainable and not specs[k]["state"] for k in engine.net.op_info(i)["params"]]
 
     def get_config(self):
         cfg = {"name": self.name, "trainable": self.trainable}
@@ -298,25 +316,8 @@ def _no_constraints(**given):
 
 
 class _StateWeights:
-    """Keras's trainable / non-trainable weight split for layers whose engine op holds non-trainable state."""
-
-    def _split_weights(self):
-        if self._home is None:
-            return [], []
-        engine, i = self._home
-        specs = engine.net.param_specs()
-        trainable, fixed = [], []
-        for k, w in zip(engine.net.op_info(i)["params"], engine.net.get_weights(i)):
-            (trainable if specs[k]["trainable"] else fixed).append(w)
-        return trainable, fixed
-
-    @property
-    def trainable_weights(self):
-        return self._split_weights()[0]
-
-    @property
-    def non_trainable_weights(self):
-        return self._split_weights()[1]
+    """Layers whose engine op holds non-trainable state (moving statistics, adapted mean and variance): the
+    trainable / non-trainable split comes from Layer._trainable_flags, which reads the engine's `state` flags."""
 
 
 class BatchNormalization(_StateWeights, Layer):
@@ -601,3 +602,12 @@ def Input(shape=None, batch_size=None, dtype=None, name=None, **kwargs):
 ENGINE_LAYERS = (Dense, Activation, Dropout, BatchNormalization, LayerNormalization, UnitNormalization, Normalization,
                  Rescaling)
 LAYER_CLASSES = {c.__name__: c for c in ENGINE_LAYERS + (Flatten, InputLayer)}
+
+
+# The activation and noise layers live in their own modules (Keras keeps a file per family too).
+from .activation_layers import ELU, Identity, LeakyReLU, PReLU, ReLU, Softmax  # noqa: E402
+from .noise_layers import AlphaDropout, GaussianDropout, GaussianNoise  # noqa: E402
+
+ENGINE_LAYERS += (Softmax, ReLU, LeakyReLU, PReLU, ELU, GaussianNoise, GaussianDropout, AlphaDropout)
+LAYER_CLASSES.update({c.__name__: c for c in (Softmax, ReLU, LeakyReLU, PReLU, ELU, Identity, GaussianNoise,
+                                              GaussianDropout, AlphaDropout)})

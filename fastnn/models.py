@@ -13,10 +13,17 @@ exclusive lock and predict/evaluate hold a shared lock, so a reader sees the wei
 optimizer steps, never half-updated. Two training calls (fit, train_on_batch) on one model at once are refused with a
 RuntimeError; train copies in parallel instead.
 
-Weight sharing: a functional Model made from layers of an already-built model, in order from its input
-(`Model(inputs=model.input, outputs=model.layers[1].output)`), is a view of that model's engine and always sees
-its current weights. A model assembled from built layers in any other way gets its own engine with copies of
-their weights (the layers stay with the model that built them).
+Weight sharing (as in Keras, a layer has one set of weights whatever models use it): a functional Model made from
+layers of an already-built model, in order from its input (`Model(inputs=model.input,
+outputs=model.layers[1].output)`), is a view of that model's engine. Any other model using built layers (a model
+nested in another, `Sequential([model, Softmax()])` or `outputs = base(inputs)`, or layers reused in a new model)
+builds its own engine, where the nested layers' ops sit in place: each layer's weights live in one engine at a time
+(its `_home`), and a model whose layers were moved to another engine since it last ran copies them back before it
+predicts, trains or reads weights (`_sync`). So training the outer model trains the nested model's weights.
+
+Freezing: `trainable = False` on a layer or a model (which sets it on all its layers, as Keras does) keeps its
+weights out of the optimizer step; as in Keras 3, the trainable flags a model trains with are those of its last
+`compile()` (a change takes effect at the next compile; fit warns when the flags changed since).
 """
 
 import math
@@ -30,7 +37,7 @@ from . import random as fastnn_random
 from ._naming import unique_name
 from ._validation import check_int, to_array
 from .errors import ModelFileError
-from .layers import (ENGINE_LAYERS, LAYER_CLASSES, Activation, Dense, Dropout, Flatten, InputLayer, KerasTensor,
+from .layers import (ENGINE_LAYERS, LAYER_CLASSES, Dense, Flatten, InputLayer, KerasTensor,
                      Layer, WeightsView, _check_weight_list)
 from .summary import _human_bytes
 from .trainer import Trainer
@@ -45,6 +52,11 @@ class _Engine:
         self.owner = owner
         self.net = _core.Network(dtype, fastnn_random.next_seed())
         self.training = threading.Lock()  # held by fit / train_on_batch: one training call at a time
+        self.moves = 0  # how many times a layer's weights moved from this engine to another (see Model._sync)
+
+
+_SYNC_LOCK = threading.Lock()  # moving layers' weights between engines is one step at a time
+_MAX_NESTING = 16
 
 
 class Model(Trainer, WeightsView):
@@ -67,12 +79,20 @@ class Model(Trainer, WeightsView):
         self._engine = None
         self._first = self._last = 0
         self._op_layers = []
+        self._op_inputs = []  # the input width of each op of _op_layers
+        self._op_inference = []  # per op: True inside a nested model called with training=False
+        self._chain_training = []  # per layer of _chain: the `training` of its call (None: not given)
+        self._seen_moves = 0  # the engine's `moves` when this model last checked its layers were all in it
+        self._output_tensor = None
+        self._trainable = True
         self._unready = []  # layers that must be set up before use (Normalization: adapt or mean=)
         self.optimizer = None
         self.loss = None
         self.compiled = False
         self._metric_ids = []
+        self._weighted_metric_ids = []
         self._metric_names = []
+        self._metric_sizes = []
         self._engine_compiled = False
         self.stop_training = False
         self._fit_has_validation = False  # set by fit for CSVLogger
@@ -96,13 +116,16 @@ class Model(Trainer, WeightsView):
             return t
 
         inputs, outputs = single(inputs, "inputs"), single(outputs, "outputs")
-        chain, t = [], outputs
+        chain, training, t = [], [], outputs
         while t is not inputs:
             if t._parent is None:
                 raise ValueError(f"outputs: the tensor {outputs} is not computed from inputs {inputs}")
             chain.append(t._layer)
+            training.append(getattr(t, "_training", None))
             t = t._parent
         chain.reverse()
+        training.reverse()
+        self._chain_training = training
         self._input_tensor = inputs
         self._input_layer = inputs._layer if isinstance(inputs._layer, InputLayer) else \
             InputLayer(shape=(inputs.shape[-1],))
@@ -113,6 +136,62 @@ class Model(Trainer, WeightsView):
     @property
     def layers(self):
         return ([self._input_layer] if self._input_layer is not None else []) + list(self._chain)
+
+    @property
+    def trainable(self):
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        """Sets `trainable` on the model and on every layer in it (nested models included), as Keras does."""
+        value = bool(value)
+        self._trainable = value
+        for layer in self._chain:
+            layer.trainable = value
+
+    def _trainable_flags(self):
+        return [self.trainable and f for layer in self._op_layers for f in layer._trainable_flags()]
+
+    # ---------------------------------------------------------------- a model used as a layer
+    @property
+    def _input_size(self):
+        if self.built:
+            return self._n_in
+        if self._input_layer is not None:
+            return self._input_layer._input_size
+        return self._chain[0]._input_size if self._chain else None
+
+    @property
+    def _sample_shape(self):
+        return self._flatten_shape()
+
+    def output_size(self, n_in):
+        self._check_input_width(n_in)
+        if not self.built:
+            self._build(n_in)
+        return self._n_out
+
+    def _check_input_width(self, n_in, what=None):
+        if self._input_size is not None and self._input_size != n_in:
+            raise ValueError(f"model {self.name!r}: used as a layer, it expects an input of {self._input_size} "
+                             f"features, but {what or 'what feeds it'} gives {n_in}")
+
+    def _nested_ops(self, n_in, stack):
+        """(layer, input width) for every engine op of this model used as a layer of the models in `stack`."""
+        if any(m is self for m in stack):
+            raise ValueError(f"model {self.name!r} cannot be nested in itself")
+        if len(stack) >= _MAX_NESTING:
+            raise ValueError(f"model {self.name!r}: models nest at most {_MAX_NESTING} deep")
+        self._check_input_width(n_in)
+        if not self.built:
+            self._build(n_in)
+        return list(zip(self._op_layers, self._op_inputs))
+
+    def _nested_inference(self):
+        return list(self._op_inference) or [False] * len(self._op_layers)
+
+    def _contains(self, other):
+        return any(layer is other or (isinstance(layer, Model) and layer._contains(other)) for layer in self._chain)
 
     @property
     def built(self):
@@ -138,9 +217,9 @@ class Model(Trainer, WeightsView):
 
     @property
     def output(self):
-        if self._input_tensor is None or not self._chain:
+        if self._input_tensor is None or not self._chain or self._output_tensor is None:
             raise AttributeError(f"model {self.name!r} has no output yet: build it first")
-        return self._chain[-1].output
+        return self._output_tensor
 
     @property
     def inputs(self):
@@ -156,7 +235,7 @@ class Model(Trainer, WeightsView):
 
     @property
     def output_shape(self):
-        return self._chain[-1].output.shape if self.built else None
+        return (None, self._n_out) if self.built else None
 
     def _flatten_shape(self):
         for layer in [self._input_layer] + self._chain[:1]:
@@ -164,69 +243,99 @@ class Model(Trainer, WeightsView):
                 return layer._sample_shape
         return None
 
-    def _build(self, n_in):
-        """Creates (or re-creates) the engine for input width n_in."""
+    def _starts_with_flatten(self):
+        first = self._chain[0] if self._chain else None
+        return isinstance(first, Flatten) or (isinstance(first, Model) and first._starts_with_flatten())
+
+    def _build(self, n_in, private=False):
+        """Creates (or re-creates) the engine for input width n_in (private: never a view of another engine)."""
         if self._engine is not None and self._engine.net.training:
             raise RuntimeError(f"model {self.name!r} is being trained: its layers cannot change until fit returns")
         n_in = check_int(n_in, "input size", 1)
-        if self._flatten_shape() is not None and not (self._chain and isinstance(self._chain[0], Flatten)):
+        if self._flatten_shape() is not None and not self._starts_with_flatten():
             raise ValueError(f"input shape {self._flatten_shape()}: fastnn layers take 1-D samples; put Flatten() "
                              "first to flatten each sample")
-        width, sizes = n_in, []
-        for layer in self._chain:
+        # The ops in order, a nested model contributing its own ops in place (checked before anything changes).
+        width, sizes, ops, inference = n_in, [], [], []
+        for k, layer in enumerate(self._chain):
             if isinstance(layer, InputLayer):
                 raise ValueError(f"{layer.name}: an InputLayer can only be the first layer")
+            sizes.append(width)
+            if isinstance(layer, Model):
+                what = f"the layer before it ({self._chain[k - 1].name!r})" if k else f"the input of {self.name!r}"
+                layer._check_input_width(width, what)
+                nested_ops = layer._nested_ops(width, [self])
+                called_in_inference = k < len(self._chain_training) and self._chain_training[k] is False
+                inference += [called_in_inference or f for f in layer._nested_inference()]
+                ops += nested_ops
+                width = layer._n_out
+                continue
             if layer._input_size is not None and layer._input_size != width and not isinstance(layer, Flatten):
                 raise ValueError(f"layer {layer.name!r}: expected an input of {layer._input_size} features (its "
                                  f"input_shape), but the layer before it gives {width}")
-            sizes.append(width)
+            if isinstance(layer, ENGINE_LAYERS):
+                ops.append((layer, width))
+                inference.append(False)
             width = layer.output_size(width)
-        ops = [(layer, size) for layer, size in zip(self._chain, sizes) if isinstance(layer, ENGINE_LAYERS)]
         if not any(isinstance(layer, Dense) for layer, _ in ops):
             raise ValueError(f"model {self.name!r} has no Dense layer: add one before building it")
         homes = [layer._home for layer, _ in ops]
-        if all(h is not None for h in homes) and len({id(h[0]) for h in homes}) == 1 and \
+        nested = any(isinstance(layer, Model) for layer in self._chain)
+        if not nested and not private and all(h is not None for h in homes) and len({id(h[0]) for h in homes}) == 1 and \
                 homes[0][0].owner is not self and [h[1] for h in homes] == list(range(homes[0][1], homes[0][1] + len(homes))) \
                 and homes[0][1] == 0:
             # A view of another model's engine, from its input: shares its weights.
             self._engine, self._first, self._last = homes[0][0], homes[0][1], homes[-1][1]
+            self._seen_moves = self._engine.moves
         else:
             _check_allocatable(ops, self.dtype)
             engine = _Engine(self.dtype, self)
             net = engine.net
             for layer, size in ops:
                 kind, args = layer._engine_op()
+                if inference[net.n_ops]:  # a nested model called with training=False: its noise stays off
+                    args = _inference_args(kind, args)
                 try:
                     net.add_op(kind, size, layer.output_size(size), args)
                 except MemoryError:
                     raise MemoryError(f"layer {layer.name!r}: cannot allocate its weights for {size} inputs "
                                       f"({_human_bytes(size * layer.output_size(size) * np.dtype(self.dtype).itemsize)}"
                                       "); use fewer units or inputs") from None
-            for i, (layer, _) in enumerate(ops):
-                if getattr(layer, "_pending_weights", None) is not None:  # adapted before it was built
-                    net.set_weights(i, layer._pending_weights)
-                    layer._pending_weights = None
-                elif layer._home is not None:  # keep weights the layer already has
-                    old = layer.get_weights()
-                    if old and [w.shape for w in old] == [tuple(s) for s in _op_shapes(net, i)]:
-                        net.set_weights(i, old)
-                if layer._home is None or layer._home[0].owner is self or layer._home[0].owner is None:
+            with _SYNC_LOCK:
+                _check_not_training(ops, self)
+                for i, (layer, _) in enumerate(ops):
+                    home = layer._home
+                    if getattr(layer, "_pending_weights", None) is not None:  # adapted before it was built
+                        net.set_weights(i, layer._pending_weights)
+                        layer._pending_weights = None
+                    elif home is not None:  # the layer's weights move to this engine (shared, as in Keras)
+                        old = home[0].net.get_weights(home[1])
+                        if old and [w.shape for w in old] == [tuple(s) for s in _op_shapes(net, i)]:
+                            net.set_weights(i, old)
+                    if home is not None:
+                        home[0].moves += 1
                     layer._home = (engine, i)
             if self._engine is not None and self._engine.owner is self:
                 self._engine.owner = None
             self._engine, self._first, self._last = engine, 0, len(ops) - 1
+            self._seen_moves = engine.moves
             if self.optimizer is not None:
                 self._engine_compiled = False
         self._op_layers = [layer for layer, _ in ops]
+        self._op_inputs = [size for _, size in ops]
+        self._op_inference = inference
         self._unready = [layer for layer in self._op_layers if hasattr(layer, "_check_ready")]
         for layer, size in zip(self._chain, sizes):
-            layer._input_size = size if not isinstance(layer, Flatten) else layer._input_size or size
+            if not isinstance(layer, Model):
+                layer._input_size = size if not isinstance(layer, Flatten) else layer._input_size or size
         if self._input_tensor is None:
             self._input_layer = self._input_layer or InputLayer(shape=self._flatten_shape() or (n_in,))
             self._input_tensor = self._input_layer.output
+        if isinstance(self, Sequential):
             t = self._input_tensor
             for layer in self._chain:
                 t = layer(t)
+            self._output_tensor = t
         if self.compiled:
             self._compile_engine()
 
@@ -242,6 +351,7 @@ class Model(Trainer, WeightsView):
         for layer in self._unready:
             layer._check_ready()
         if self.built:
+            self._sync()
             return
         arr = to_array(x, "x")
         flat = self._flatten_shape()
@@ -262,6 +372,38 @@ class Model(Trainer, WeightsView):
         if not self.built:
             raise ValueError(f"{what}: model {self.name!r} is not built yet; give its first layer an input shape "
                              "(input_shape=(n,) or Input(shape=(n,))), or call fit() or build() first")
+        self._sync()
+
+    def _sync(self, write=False):
+        """Brings the engine up to date when some of this model's layers were used by another model since (a model
+        nesting this one, or sharing its layers): their weights come back to this engine, which becomes their home.
+        While the model holding them trains (fit, its callbacks included), a read (predict, evaluate, get_weights)
+        copies their current weights and leaves them where they train; a write (training, set_weights) is refused
+        with a RuntimeError."""
+        engine = self._engine
+        if engine is None or engine.moves == self._seen_moves:
+            return
+        with _SYNC_LOCK:
+            ops = [(layer, self._first + k) for k, layer in enumerate(self._op_layers)]
+            moving = [(layer, i) for layer, i in ops if layer._home != (engine, i)]
+            busy = [(layer, i) for layer, i in moving if layer._home is not None and _busy(layer._home[0])]
+            if busy and write:
+                _check_not_training(busy, self)
+            if moving and engine.net.training:
+                raise RuntimeError(f"model {self.name!r} is being trained: its shared layers cannot be updated "
+                                   "until fit returns")
+            for layer, i in moving:
+                if layer._home is not None:
+                    home, j = layer._home
+                    w = home.net.get_weights(j)
+                    if w:
+                        engine.net.set_weights(i, w)
+                    if (layer, i) in busy:
+                        continue  # a snapshot: the weights stay with the model training them
+                    home.moves += 1
+                layer._home = (engine, i)
+            if not busy:
+                self._seen_moves = engine.moves
 
     @property
     def _net(self):
@@ -278,9 +420,26 @@ class Model(Trainer, WeightsView):
     def _is_view(self):
         return self._engine is not None and self._engine.owner is not self
 
-    def __call__(self, x):
+    def __call__(self, x, training=None, mask=None):
+        """On a symbolic tensor, the model used as a layer (`outputs = base(inputs)`: it shares base's weights;
+        `base(inputs, training=False)` keeps its Dropout and noise layers in inference mode while the outer model
+        trains, as in Keras); on data, its predictions."""
+        if training is not None and not isinstance(training, bool):
+            raise ValueError(f"training: expected None, True or False, got {training!r}")
+        if mask is not None:
+            raise ValueError(f"mask: fastnn models take no mask, expected None, got {type(mask).__name__}")
+        if isinstance(x, (list, tuple)) and len(x) == 1 and isinstance(x[0], KerasTensor):
+            x = x[0]
         if isinstance(x, KerasTensor):
-            raise TypeError("calling a model on a symbolic tensor is not supported in fastnn; chain its layers")
+            if x._layer is self or (isinstance(x._layer, Model) and x._layer._contains(self)):
+                raise ValueError(f"model {self.name!r} cannot be called on its own output")
+            self.output_size(x.shape[-1])
+            out = KerasTensor((None, self._n_out), self, x)
+            out._training = training
+            return out
+        if training:
+            raise ValueError("training=True: calling a model on data predicts (inference mode); use fit or "
+                             "train_on_batch to train")
         return self.predict(x, verbose=0)
 
     # ---------------------------------------------------------------- weights
@@ -288,6 +447,7 @@ class Model(Trainer, WeightsView):
         """All weights, layer by layer: [kernel, bias, kernel, bias, ...] (copies)."""
         if not self.built:
             return []
+        self._sync()
         out = []
         for i in range(self._first, self._last + 1):
             out.extend(self._net.get_weights(i))
@@ -295,6 +455,7 @@ class Model(Trainer, WeightsView):
 
     def set_weights(self, weights):
         self._require_built("set_weights")
+        self._sync(write=True)
         shapes = [s for i in range(self._first, self._last + 1) for s in _op_shapes(self._net, i)]
         _check_weight_list(weights, shapes, f"model {self.name!r}")
         k = 0
@@ -328,33 +489,38 @@ class Model(Trainer, WeightsView):
                 layer_range=None):
         """Prints the model's layers, output shapes and parameter counts in Keras 3's layout (its table for a
         chain of layers: Layer (type), Output Shape, Param #), then total / trainable / non-trainable counts."""
-        summary_module.print_summary(self, line_length, positions, print_fn)
+        summary_module.print_summary(self, line_length, positions, print_fn, expand_nested, show_trainable)
 
     # ---------------------------------------------------------------- files
     def get_config(self):
         # The InputLayer comes first for Sequential models too (as Keras 3 writes them): it keeps the sample shape.
         entries = ([self._input_layer] if self._input_layer is not None else []) + list(self._chain)
-        layers = [{"class_name": type(layer).__name__, "config": layer.get_config()} for layer in entries]
-        return {"class_name": "Sequential" if isinstance(self, Sequential) else "Functional", "name": self.name,
-                "dtype": self.dtype, "layers": layers}
+        layers = []
+        offset = len(entries) - len(self._chain)
+        for k, layer in enumerate(entries):
+            if isinstance(layer, Model):  # a nested model: its own config, as Keras writes it
+                cfg = layer.get_config()
+                training = self._chain_training[k - offset] if k - offset < len(self._chain_training) else None
+                if training is not None:
+                    cfg["call_training"] = training  # base(inputs, training=False)
+                layers.append({"class_name": cfg.pop("class_name"), "config": cfg})
+            else:
+                layers.append({"class_name": type(layer).__name__, "config": layer.get_config()})
+        cfg = {"class_name": "Sequential" if isinstance(self, Sequential) else "Functional", "name": self.name,
+               "dtype": self.dtype, "layers": layers}
+        if not self.trainable:
+            cfg["trainable"] = False
+        return cfg
 
     def _compile_config(self):
         if not self.compiled:
             return None
-        names, classes = [], []
-        for m in self._metric_ids:  # a name, a Metric object or class, or a metrics function
-            if isinstance(m, type) and issubclass(m, metrics_module.Metric):
-                m = m()
-            if isinstance(m, metrics_module.Metric):
-                names.append(m.name)
-                classes.append(type(m).__name__)
-            else:
-                names.append(m if isinstance(m, str) else m.__name__)
-                classes.append(None)
         return {"optimizer": optimizers.serialize(self.optimizer), "loss": losses.serialize(self.loss),
-                "metrics": names, "metric_classes": classes}
+                "metrics": [_metric_entry(m) for m in self._metric_ids],
+                "weighted_metrics": [_metric_entry(m) for m in self._weighted_metric_ids]}
 
     def _tensors(self, include_optimizer):
+        self._sync()
         tensors = {}
         for i in range(self._first, self._last + 1):
             for k, w in enumerate(self._net.get_weights(i)):
@@ -454,9 +620,9 @@ class Sequential(Model):
             self._input_layer = layer
             self._input_tensor = layer.output
             return
-        if isinstance(layer, Model):
-            raise ValueError(f"layer: fastnn cannot nest models inside Sequential, got {layer!r}; add its layers")
-        if not isinstance(layer, Layer):
+        if isinstance(layer, Model) and (layer is self or layer._contains(self)):
+            raise ValueError(f"layer: model {layer.name!r} cannot be nested in itself")
+        if not isinstance(layer, (Layer, Model)):
             raise ValueError(f"layer: expected a fastnn layer such as Dense(...), got {type(layer).__name__}")
         if any(existing is layer for existing in self._chain):
             raise ValueError(f"layer {layer.name!r} is already in this model")
@@ -466,8 +632,9 @@ class Sequential(Model):
                              "is already the name of a layer in this model.")
         if self.built and layer._input_size is not None and not isinstance(layer, Flatten) \
                 and layer._input_size != self._n_out:
-            raise ValueError(f"layer {layer.name!r}: expected an input of {layer._input_size} features (its "
-                             f"input_shape), but the model's last layer gives {self._n_out}")
+            what = "model" if isinstance(layer, Model) else "layer"
+            raise ValueError(f"{what} {layer.name!r}: expected an input of {layer._input_size} features (its "
+                             f"input shape), but the model's last layer gives {self._n_out}")
         self._chain.append(layer)
         if rebuild:
             try:
@@ -481,7 +648,7 @@ class Sequential(Model):
         if not self._chain:
             raise ValueError("pop: there are no layers in the model")
         layer = self._chain.pop()
-        if any(isinstance(l, Dense) for l in self._chain):
+        if _has_dense(self._chain):
             self._maybe_build()
         else:  # nothing left to build an engine from
             self._engine, self._op_layers, self._engine_compiled = None, [], False
@@ -501,11 +668,39 @@ class Sequential(Model):
             n_in = self._chain[0]._input_size
         elif self.built:
             n_in = self._n_in
-        if n_in is not None and self._chain and any(isinstance(l, Dense) for l in self._chain):
+        if n_in is not None and self._chain and _has_dense(self._chain):
             if self._input_tensor is not None and self._input_layer is None:
                 self._input_tensor = None
             self._build(n_in)
 
+
+
+def _inference_args(kind, args):
+    """The arguments that keep an op in inference mode while the model trains (a nested model called with
+    training=False): the noise ops become the identity, BatchNormalization uses its moving statistics."""
+    off = {"dropout": "rate", "gaussian_dropout": "rate", "alpha_dropout": "rate", "gaussian_noise": "stddev"}
+    if kind == "batch_normalization":
+        return dict(args, inference=True)
+    return dict(args, **{off[kind]: 0.0}) if kind in off else args
+
+
+def _has_dense(chain):
+    return any(isinstance(l, Dense) or (isinstance(l, Model) and _has_dense(l._chain)) for l in chain)
+
+
+def _busy(engine):
+    """True while a model trains on this engine (inside fit, its callbacks included, or train_on_batch)."""
+    return engine.net.training or engine.training.locked()
+
+
+def _check_not_training(ops, model):
+    """Layers whose weights another model is training right now cannot move: RuntimeError, nothing changed."""
+    for layer, _ in ops:
+        home = layer._home
+        if home is not None and _busy(home[0]) and home[0] is not model._engine:
+            owner = home[0].owner.name if home[0].owner is not None else "another model"
+            raise RuntimeError(f"layer {layer.name!r} is being trained by model {owner!r} (fit or train_on_batch "
+                               f"in another thread); model {model.name!r} shares it: wait for that training to end")
 
 
 def _physical_memory():
@@ -562,14 +757,36 @@ _LAYER_KEYS = {
     "Rescaling": {"name", "trainable", "dtype", "scale", "offset"},
     "Flatten": {"name", "trainable", "dtype", "input_shape"},
     "InputLayer": {"name", "trainable", "dtype", "shape"},
+    "Softmax": {"name", "trainable", "dtype", "axis"},
+    "ReLU": {"name", "trainable", "dtype", "max_value", "negative_slope", "threshold"},
+    "LeakyReLU": {"name", "trainable", "dtype", "negative_slope"},
+    "PReLU": {"name", "trainable", "dtype", "alpha_initializer", "alpha_regularizer", "alpha_constraint",
+              "shared_axes"},
+    "ELU": {"name", "trainable", "dtype", "alpha"},
+    "Identity": {"name", "trainable", "dtype"},
+    "GaussianNoise": {"name", "trainable", "dtype", "stddev", "seed"},
+    "GaussianDropout": {"name", "trainable", "dtype", "rate", "seed"},
+    "AlphaDropout": {"name", "trainable", "dtype", "rate", "seed", "noise_shape"},
 }
+_NO_OP_LAYERS = ("InputLayer", "Flatten", "Identity")  # layers that add no op to the engine
 _MAX_UNITS = 1 << 24
 
 
-def _layer_from_config(entry, where):
+_MODEL_KEYS = {"name", "dtype", "layers", "trainable", "call_training"}
+_MAX_LAYERS = 1000  # layers in one file, nested models' layers included
+
+
+def _layer_from_config(entry, where, budget=None):
     if not isinstance(entry, dict) or set(entry) != {"class_name", "config"}:
         raise ModelFileError(f"{where}: a layer entry must be {{'class_name', 'config'}}, got {str(entry)[:80]}")
     cls_name, cfg = entry["class_name"], entry["config"]
+    if cls_name in ("Sequential", "Functional"):  # a nested model
+        if not isinstance(cfg, dict) or not set(cfg) <= _MODEL_KEYS:
+            extra = sorted(set(cfg) - _MODEL_KEYS) if isinstance(cfg, dict) else cfg
+            raise ModelFileError(f"{where}: unexpected settings for a nested {cls_name}: {str(extra)[:80]}")
+        return model_from_config(dict(cfg, class_name=cls_name), where, budget)
+    if "trainable" in cfg and not isinstance(cfg["trainable"], bool):
+        raise ModelFileError(f"{where}: trainable must be true or false, got {str(cfg['trainable'])[:20]}")
     if cls_name not in _LAYER_KEYS:
         raise ModelFileError(f"{where}: unknown layer type {str(cls_name)[:40]!r}; fastnn files hold only "
                              f"{', '.join(_LAYER_KEYS)}")
@@ -600,7 +817,7 @@ def _layer_from_config(entry, where):
                 isinstance(v, list) and len(v) <= _MAX_UNITS and
                 all(isinstance(e, (int, float)) and not isinstance(e, bool) for e in v)):
             raise ModelFileError(f"{where}: {key} must be a number or a list of numbers, got {str(v)[:40]}")
-    if cls_name in ("Dense", "BatchNormalization", "LayerNormalization"):
+    if cls_name in ("Dense", "BatchNormalization", "LayerNormalization", "PReLU"):
         for key in [k for k in kwargs if k.endswith("_initializer")]:
             init = kwargs.get(key)
             if isinstance(init, dict):
@@ -619,20 +836,34 @@ def _layer_from_config(entry, where):
         raise ModelFileError(f"{where}: invalid {cls_name} settings: {e}") from None
 
 
-def model_from_config(cfg, where="config"):
-    """Rebuilds a model (unbuilt weights) from get_config() output, accepting only fastnn's closed lists."""
+def model_from_config(cfg, where="config", budget=None):
+    """Rebuilds a model (unbuilt weights) from get_config() output, accepting only fastnn's closed lists.
+    budget: [layers still allowed, nesting depth still allowed], shared by the nested models of one file."""
+    if budget is None:
+        budget = [_MAX_LAYERS, _MAX_NESTING]
     if not isinstance(cfg, dict) or cfg.get("class_name") not in ("Sequential", "Functional"):
         raise ModelFileError(f"{where}: expected a Sequential or Functional model config")
     layers_cfg = cfg.get("layers")
-    if not isinstance(layers_cfg, list) or not 1 <= len(layers_cfg) <= 1000:
-        raise ModelFileError(f"{where}: expected a list of 1 to 1000 layers")
+    if not isinstance(layers_cfg, list) or not 1 <= len(layers_cfg) <= budget[0]:
+        raise ModelFileError(f"{where}: expected a list of 1 to {_MAX_LAYERS} layers (nested models' layers "
+                             "included)")
+    if budget[1] <= 0:
+        raise ModelFileError(f"{where}: models nest at most {_MAX_NESTING} deep")
+    budget[0] -= len(layers_cfg)
+    trainable = cfg.get("trainable", True)
+    if not isinstance(trainable, bool):
+        raise ModelFileError(f"{where}: trainable must be true or false, got {str(trainable)[:20]}")
+    if cfg.get("call_training") not in (None, False, True):
+        raise ModelFileError(f"{where}: call_training must be true, false or absent")
     dtype = cfg.get("dtype", "float32")
     if dtype not in ("float32", "float64"):
         raise ModelFileError(f"{where}: dtype must be float32 or float64, got {str(dtype)[:20]!r}")
     name = cfg.get("name")
     if not isinstance(name, str) or not 0 < len(name) <= 200:
         raise ModelFileError(f"{where}: model name must be a short string")
-    layers = [_layer_from_config(e, f"{where}, layer {i}") for i, e in enumerate(layers_cfg)]
+    budget[1] -= 1
+    layers = [_layer_from_config(e, f"{where}, layer {i}", budget) for i, e in enumerate(layers_cfg)]
+    budget[1] += 1
     if cfg["class_name"] == "Sequential":
         first_in = None
         chain = [l for l in layers if not isinstance(l, InputLayer)]
@@ -642,26 +873,43 @@ def model_from_config(cfg, where="config"):
         for layer in layers:
             model.add(layer, rebuild=False)
         del first_in
+        model._trainable = trainable  # the model's own flag: its layers keep theirs (as Keras's from_config)
         return model
     if not isinstance(layers[0], InputLayer) or any(isinstance(l, InputLayer) for l in layers[1:]):
         raise ModelFileError(f"{where}: a functional model's layers start with its one InputLayer")
     t = layers[0].output
-    for layer in layers[1:]:
-        t = layer(t)
-    return Model(inputs=layers[0].output, outputs=t, name=name, dtype=dtype)
+    for layer, entry in zip(layers[1:], layers_cfg[1:]):
+        t = layer(t, training=entry["config"].get("call_training")) if isinstance(layer, Model) else layer(t)
+    model = Model(inputs=layers[0].output, outputs=t, name=name, dtype=dtype)
+    model._trainable = trainable
+    return model
+
+
+def _flat_layer_entries(model_cfg, path=""):
+    """(position, entry) of every layer in engine order, nested models' layers in place (their InputLayer too)."""
+    for i, entry in enumerate(model_cfg["layers"]):
+        if entry["class_name"] in ("Sequential", "Functional"):
+            yield from _flat_layer_entries(entry["config"], f"{path}{i}.")
+        else:
+            yield f"{path}{i}", entry
 
 
 def _expected_tensor_shapes(model_cfg, where):
     """Weight tensor names and shapes implied by a config, computed before anything is allocated."""
     shapes, width, op = {}, None, 0
-    for i, entry in enumerate(model_cfg["layers"]):
+    for i, entry in _flat_layer_entries(model_cfg):
         cls, cfg = entry["class_name"], entry["config"]
         if cls == "InputLayer":
+            if width is not None and int(np.prod(cfg["shape"])) != width:  # a nested model's input
+                raise ModelFileError(f"{where}: layer {i} expects {int(np.prod(cfg['shape']))} inputs, the previous "
+                                     f"gives {width}")
             width = int(np.prod(cfg["shape"]))
             continue
         if cls == "Flatten":
             if "input_shape" in cfg:
                 width = int(np.prod(cfg["input_shape"]))
+            continue
+        if cls in _NO_OP_LAYERS:
             continue
         if width is None:
             width = cfg.get("input_dim")
@@ -737,28 +985,38 @@ def _restore_rng(model, state, where):
         raise ModelFileError(f"{where}: bad generator state ({e})") from None
 
 
+def _metric_entry(m):
+    """A compile() metric as saved: its name (strings and functions) or its class and config (a closed list)."""
+    if isinstance(m, type) and issubclass(m, (metrics_module.Metric, losses.Loss)):
+        m = m()
+    if isinstance(m, losses.Loss):
+        m = metrics_module.LossMetric(m)
+    if isinstance(m, metrics_module.Metric):
+        return metrics_module.serialize(m)
+    return m if isinstance(m, str) else m.__name__
+
+
 def _restore_compile(model, comp, opt_state, tensors, where):
     if not isinstance(comp, dict):
         raise ModelFileError(f"{where}: bad compile settings")
     try:
         opt = optimizers.deserialize(comp.get("optimizer"))
         loss = losses.deserialize(comp.get("loss"))
-        metric_names = comp.get("metrics") or []
-        classes = comp.get("metric_classes") or [None] * len(metric_names)
-        if not isinstance(metric_names, list) or len(metric_names) > 32 or len(classes) != len(metric_names):
-            raise ValueError("bad metrics list")
-        metrics = []
-        for name, cls in zip(metric_names, classes):
-            if cls is None:
-                metrics.append(name)
-            else:
-                table = {c.__name__: c for c in (metrics_module.BinaryAccuracy, metrics_module.CategoricalAccuracy,
-                                                 metrics_module.SparseCategoricalAccuracy,
-                                                 metrics_module.MeanAbsoluteError, metrics_module.MeanSquaredError)}
-                if cls not in table or not isinstance(name, str):
-                    raise ValueError(f"unknown metric class {str(cls)[:40]!r}")
-                metrics.append(table[cls](name=name))
-        model.compile(optimizer=opt, loss=loss, metrics=metrics)
+        lists = []
+        for key in ("metrics", "weighted_metrics"):
+            entries = comp.get(key) or []
+            if not isinstance(entries, list) or len(entries) > 64:
+                raise ValueError(f"bad {key} list")
+            lists.append(entries)
+        classes = comp.get("metric_classes")  # files written before weighted_metrics: names and class names
+        if classes is not None:
+            if not isinstance(classes, list) or len(classes) != len(lists[0]):
+                raise ValueError("bad metrics list")
+            lists[0] = [name if cls is None else {"class_name": cls, "config": {"name": name}}
+                        for name, cls in zip(lists[0], classes)]
+        metrics, weighted = ([m if isinstance(m, str) else metrics_module.deserialize(m) for m in entries]
+                             for entries in lists)
+        model.compile(optimizer=opt, loss=loss, metrics=metrics, weighted_metrics=weighted)
     except (ValueError, TypeError) as e:
         raise ModelFileError(f"{where}: invalid compile settings: {e}") from None
     if opt_state is not None:

@@ -10,21 +10,33 @@ from ._validation import check_int
 from .layers import InputLayer
 
 
-def print_summary(model, line_length=None, positions=None, print_fn=None):
-    """Prints `model`'s summary (Model.summary's work)."""
+def print_summary(model, line_length=None, positions=None, print_fn=None, expand_nested=False, show_trainable=False):
+    """Prints `model`'s summary (Model.summary's work). expand_nested: the layers of nested models too, indented
+    under theirs; show_trainable: a "Trainable" column (Y, N, or - for a layer without weights), as Keras does."""
+    columns = 4 if show_trainable else 3
     if line_length is None:
-        line_length = min(88, shutil.get_terminal_size().columns - 4)
+        line_length = min(88 + (12 if show_trainable else 0), shutil.get_terminal_size().columns - 4)
     line_length = check_int(line_length, "line_length", 20)
-    positions = positions or (0.45, 0.80, 1.0)
+    positions = list(positions or (0.45, 0.80, 1.0))
     if len(positions) != 3:
         raise ValueError(f"positions: expected 3 column ends such as [0.45, 0.8, 1.0], got {positions!r}")
+    if show_trainable:
+        positions = [p * 0.90 for p in positions] + [1.0]
     print_fn = print_fn or print
-    print_fn(summary_text(model, line_length, positions))
+    print_fn(summary_text(model, line_length, positions[:columns], bool(expand_nested), bool(show_trainable)))
 
 
-def summary_rows(model):
-    """One (name (type), output shape, param count) row per layer, the InputLayer included."""
+def layer_type(layer):
+    """The type Keras shows for a layer: a functional model is "Functional"."""
+    name = type(layer).__name__
+    return "Functional" if name == "Model" else name
+
+
+def summary_rows(model, expand_nested=False, show_trainable=False, level=0):
+    """One (name (type), output shape, param count[, trainable]) row per layer, the InputLayer included; with
+    expand_nested, a nested model's rows follow its own, indented."""
     rows = []
+    prefix = "   " * level + "└ " if level else ""
     for layer in model.layers:
         if isinstance(layer, InputLayer):
             shape, params = layer.shape, "0"
@@ -32,19 +44,39 @@ def summary_rows(model):
             shape, params = "?", "0 (unbuilt)"
         else:
             shape, params = layer.output_shape, f"{layer.count_params():,}"
-        rows.append((f"{layer.name} ({type(layer).__name__})", str(shape), params))
+        row = (f"{prefix}{layer.name} ({layer_type(layer)})", str(shape), params)
+        if show_trainable:
+            has_weights = layer._input_size is not None and layer.count_params() > 0
+            row += (("Y" if layer.trainable else "N") if has_weights else "-",)
+        rows.append(row)
+        if expand_nested and hasattr(layer, "_chain"):
+            rows += summary_rows(layer, expand_nested, show_trainable, level + 1)
     return rows
 
 
-def summary_text(model, line_length, positions):
-    total, fixed = _param_counts(model)
-    item = np.dtype(model.dtype).itemsize
+def param_counts(model):
+    """(trainable, non-trainable) parameter counts, from the engine's tensor specs and the trainable flags."""
+    if not model.built:
+        return 0, 0
+    sizes = [int(spec["size"]) for spec in model._net.param_specs()]
+    counts = [0, 0]
+    for k, layer in enumerate(model._op_layers):
+        flags = layer._trainable_flags()
+        for p, flag in zip(model._net.op_info(model._first + k)["params"], flags):
+            counts[not (model.trainable and flag)] += sizes[p]
+    return counts[0], counts[1]
+
+
+def summary_text(model, line_length, positions, expand_nested=False, show_trainable=False):
+    trainable, frozen = param_counts(model)
+    itemsize = np.dtype(model.dtype).itemsize
+    header = ("Layer (type)", "Output Shape", "Param #") + (("Trainable",) if show_trainable else ())
     lines = [f'Model: "{model.name}"']
-    lines += _table(("Layer (type)", "Output Shape", "Param #"), summary_rows(model),
-                    _column_widths(line_length, positions))
-    lines.append(f" Total params: {total:,} ({_human_bytes(total * item)})")
-    lines.append(f" Trainable params: {total - fixed:,} ({_human_bytes((total - fixed) * item)})")
-    lines.append(f" Non-trainable params: {fixed:,} ({_human_bytes(fixed * item)})")
+    lines += _table(header, summary_rows(model, expand_nested, show_trainable), _column_widths(line_length, positions),
+                    ("left", "left", "right", "center"))
+    lines.append(f" Total params: {trainable + frozen:,} ({_human_bytes((trainable + frozen) * itemsize)})")
+    lines.append(f" Trainable params: {trainable:,} ({_human_bytes(trainable * itemsize)})")
+    lines.append(f" Non-trainable params: {frozen:,} ({_human_bytes(frozen * itemsize)})")
     return "\n".join(lines)
 
 
@@ -85,17 +117,20 @@ def _fit_cell(text, width):
     return [line if len(line) <= width else line[:width - 1] + "…" for line in lines]
 
 
-def _table(header, rows, widths):
+def _table(header, rows, widths, alignment=("left", "left", "right")):
     """A box-drawn table in the style Keras prints with rich: heavy header, a rule between rows."""
     def rule(left, mid, right, fill):
         return left + mid.join(fill * w for w in widths) + right
 
-    def row(cells, sep, right_align=(False, False, True)):
+    def align(text, width, how):
+        return text.rjust(width) if how == "right" else text.center(width) if how == "center" else text.ljust(width)
+
+    def row(cells, sep):
         fitted = [_fit_cell(c, w - 2) for c, w in zip(cells, widths)]
         out = []
         for k in range(max(len(f) for f in fitted)):
             parts = [(f[k] if k < len(f) else "") for f in fitted]
-            parts = [p.rjust(w - 2) if r else p.ljust(w - 2) for p, w, r in zip(parts, widths, right_align)]
+            parts = [align(p, w - 2, a) for p, w, a in zip(parts, widths, alignment)]
             out.append(sep + sep.join(f" {p} " for p in parts) + sep)
         return out
 

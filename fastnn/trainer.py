@@ -3,9 +3,13 @@ per-batch calls, over the engine a model has built.
 
 `Trainer` is a mixin of `fastnn.models.Model`: it reads the model's structure only through `self._net` (the engine
 network), `self._first` / `self._last` (the span of engine ops the model covers), `self._op_layers`, `self._n_in` /
-`self._n_out`, `self._flatten_shape()`, `self._ensure_built` / `self._require_built` and `self._is_view()`. The main
+`self._n_out`, `self._flatten_shape()`, `self._ensure_built` / `self._require_built` (which also bring the engine
+up to date with layers shared with other models, `self._sync()`), `self._is_view()` and `self._build`. The main
 path of `fit` is one engine call per epoch (or per chunk of batches when a progress bar or a batch-level callback
 needs to hear from it); Python never loops over samples or batches.
+
+Trainable flags are read at compile (as in Keras 3): each op of the engine is frozen or not by its layer's and the
+model's `trainable`; a change afterwards takes effect at the next compile, and fit / train_on_batch warn once.
 """
 
 import contextlib
@@ -27,9 +31,11 @@ class Trainer:
     # ---------------------------------------------------------------- compile
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
                 run_eagerly=False, steps_per_execution=1, jit_compile="auto", auto_scale_loss=True):
-        """Sets the optimizer, loss and metrics (Keras names; compile() without an optimizer means RMSprop)."""
-        if loss_weights is not None or weighted_metrics is not None:
-            raise ValueError("loss_weights and weighted_metrics: fastnn models have one output; expected None")
+        """Sets the optimizer, loss and metrics (Keras names; compile() without an optimizer means RMSprop).
+
+        `metrics` are unweighted; `weighted_metrics` receive sample_weight and class_weight (Keras 3's rule)."""
+        if loss_weights is not None:
+            raise ValueError("loss_weights: fastnn models have one output; expected None")
         # Everything is checked before anything changes: a failed compile leaves the model as it was.
         new_optimizer = optimizers.get(optimizer)
         if new_optimizer._net is not None and not (self.built and new_optimizer._net is self._net):
@@ -37,48 +43,67 @@ class Trainer:
             new_optimizer = optimizers.deserialize(optimizers.serialize(new_optimizer))
             new_optimizer._distributed = getattr(optimizer, "_distributed", False)
         new_loss = losses.get(loss)
-        if metrics is None:
-            metrics = []
-        if isinstance(metrics, dict):
-            metrics = list(metrics.values())
-        if isinstance(metrics, (str, metrics_module.Metric)) or callable(metrics):
-            metrics = [metrics]
-        for m in metrics:
+        metrics, weighted_metrics = _metric_list(metrics), _metric_list(weighted_metrics)
+        for m in metrics + weighted_metrics:
             metrics_module.get(m)  # validates names now, resolves "accuracy" when built
-        previous = (self.optimizer, self.loss, self._metric_ids, self._metric_names, self.compiled, self._engine_compiled)
-        self.optimizer, self.loss, self._metric_ids = new_optimizer, new_loss, list(metrics)
+        previous = (self.optimizer, self.loss, self._metric_ids, self._weighted_metric_ids, self._metric_names,
+                    self.compiled, self._engine_compiled)
+        self.optimizer, self.loss = new_optimizer, new_loss
+        self._metric_ids, self._weighted_metric_ids = metrics, weighted_metrics
         self.compiled = True
         self._engine_compiled = False
         if self.built:
             try:
                 self._compile_engine()
             except BaseException:
-                (self.optimizer, self.loss, self._metric_ids, self._metric_names, self.compiled,
-                 self._engine_compiled) = previous
+                (self.optimizer, self.loss, self._metric_ids, self._weighted_metric_ids, self._metric_names,
+                 self.compiled, self._engine_compiled) = previous
                 raise
 
     def _compile_engine(self):
         if self._is_view():
-            raise ValueError(f"model {self.name!r} shares its weights with the model that built its layers; it can "
-                             "predict but not train (its compile settings would replace that model's): compile and "
-                             "train the model that owns the layers, or build a new model")
-        frozen = [layer.name for layer in self._op_layers if not layer.trainable]
-        if frozen or not self.trainable:
-            raise ValueError(f"trainable=False (model {self.name!r}{', layers ' + str(frozen) if frozen else ''}): "
-                             "fastnn trains every weight of a model; freezing layers is not supported")
+            # A view of another model's engine gets an engine of its own to train: its layers' weights move there
+            # (still shared: the other model takes them back when it next runs). _build compiles it.
+            self._build(self._n_in, private=True)
+            return
         net = self._net
         loss_name = self.loss.engine_name
         for layer in self._op_layers:
             if getattr(layer, "activation_name", None) == "step":
                 raise ValueError(f"layer {layer.name!r}: activation 'step' has no gradient, so a model using it "
                                  "cannot be trained by gradient descent; use fastnn.Perceptron for the perceptron rule")
-        resolved = [metrics_module.resolve(m, loss_name, self._n_out, loss_name == "sparse_categorical_crossentropy")
-                    for m in self._metric_ids]
-        self._metric_names = [name for name, _ in resolved]
+        sparse = loss_name == "sparse_categorical_crossentropy"
+        resolved = [(metrics_module.resolve(m, self._n_out, sparse), False) for m in self._metric_ids]
+        resolved += [(metrics_module.resolve(m, self._n_out, sparse), True) for m in self._weighted_metric_ids]
+        for m, _ in resolved:
+            metrics_module.check_fits(m, sparse, self._n_out)
+        state = self._trainable_state()
+        for k, (_, trainable) in enumerate(state):  # frozen ops: no update, no weight decay, no regularization
+            net.set_trainable(self._first + k, trainable)
         net.compile(loss_name, self.loss.from_logits, self.optimizer.engine_name, self.optimizer.engine_config(),
-                    [engine for _, engine in resolved])
+                    [m.engine_spec(weighted) for m, weighted in resolved], self.loss.engine_config())
+        self._metric_names = _log_names(resolved)
+        self._metric_sizes = [m.result_size(self._n_out) for m, _ in resolved]
+        self._metric_objects = [m for m, _ in resolved]
         self.optimizer._attach(net)
+        self._compiled_trainable = state
         self._engine_compiled = True
+
+    def _trainable_state(self):
+        """Per engine op: its layer and whether this model trains it (the model's and the layer's flags)."""
+        return [(layer, bool(self.trainable and layer.trainable)) for layer in self._op_layers]
+
+    def _warn_if_trainable_changed(self):
+        """As Keras 3: the trainable flags of the last compile() hold until the next one; a change since warns once."""
+        compiled = getattr(self, "_compiled_trainable", None)
+        now = self._trainable_state()
+        if compiled is None or [f for _, f in compiled] == [f for _, f in now]:
+            return
+        changed = [layer.name for (layer, a), (_, b) in zip(compiled, now) if a != b]
+        warnings.warn("A layer's `trainable` state has changed since the model was compiled; the change takes effect "
+                      f"when the model is compiled again (model.compile(...)). Changed layers: {changed}",
+                      UserWarning, stacklevel=3)
+        self._compiled_trainable = now
 
     def _require_compiled(self, what):
         if not self.compiled:
@@ -92,6 +117,15 @@ class Trainer:
     @property
     def metrics_names(self):
         return ["loss"] + list(self._metric_names)
+
+    def _group(self, values):
+        """The engine's flat [loss, metric values...] as one entry per name (an array for per-output metrics)."""
+        values = list(values)
+        out, at = [values[0]], 1
+        for size in self._metric_sizes:
+            out.append(values[at] if size == 1 else np.array(values[at:at + size], dtype=np.float32))
+            at += size
+        return out
 
     # ---------------------------------------------------------------- data
     def _x(self, x, name="x"):
@@ -150,6 +184,8 @@ class Trainer:
         if self.compiled and not self.built and x is not None:
             self._ensure_built(x)
         self._require_compiled("fit")
+        self._sync(write=True)
+        self._warn_if_trainable_changed()
         with self._training("fit"):
             return self._fit(x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data, shuffle,
                              class_weight, sample_weight, initial_epoch, steps_per_epoch, validation_steps,
@@ -221,6 +257,7 @@ class Trainer:
             # Nothing to run between epochs: every epoch in one engine call, History filled afterwards.
             status, epoch_logs, exc = net.train_epochs(x, y, sw, batch_size, bool(shuffle), epochs - initial_epoch,
                                                        stop_on_nan)
+            epoch_logs = [self._group(values) for values in epoch_logs]
             history.record_epochs(initial_epoch, names, epoch_logs)
             if epoch_logs:
                 logs = dict(zip(names, epoch_logs[-1]))
@@ -237,9 +274,10 @@ class Trainer:
             net.begin_epoch(n, bool(shuffle), batch_size)
             status = self._run_epoch(net, x, y, sw, batch_size, steps, cbs, hooks, user_batch_hooks, stop_on_nan,
                                      names)
-            logs = dict(zip(names, net.epoch_logs()))
+            # (Distributed: the training metrics from the ranks' merged states; the validation logs averaged below.)
+            logs = dict(zip(names, self._group(net.epoch_logs() if dist is None else dist._merge_epoch_logs(net))))
             if val is not None and (epoch + 1) % validation_freq == 0:
-                vals = net.evaluate(val[0], val[1], val[2], val_bs)
+                vals = self._group(net.evaluate(val[0], val[1], val[2], val_bs))
                 logs.update({"val_" + k: v for k, v in zip(names, vals)})
             if dist is not None:
                 logs = dist._average_logs(logs)
@@ -267,7 +305,7 @@ class Trainer:
             t0 = time.perf_counter()
             status, done = net.train_batches(x, y, sw, batch_size, b, min(steps, b + chunk), stop_on_nan, True)
             b += done + (status == 2)  # a batch with a non-finite loss was run (its step not applied): report it
-            cbs.on_train_batch_end(b - 1, dict(zip(names, net.epoch_logs())))
+            cbs.on_train_batch_end(b - 1, dict(zip(names, self._group(net.epoch_logs()))))
             if status != 0 or self.stop_training:
                 break
             if not user_batch_hooks:
@@ -290,7 +328,7 @@ class Trainer:
         cbs = callbacks_module.CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose,
                                             epochs=1, steps=steps_n)
         cbs.on_test_begin()
-        values = self._net.evaluate(x, y, sw, batch_size)
+        values = self._group(self._net.evaluate(x, y, sw, batch_size))
         logs = dict(zip(self.metrics_names, values))
         if verbose:
             cbs.on_test_batch_end(steps_n - 1, dict(logs))
@@ -305,6 +343,8 @@ class Trainer:
                 and x.ndim == 2 and x.shape[0] > 0 and x.flags.c_contiguous and x.dtype == self._engine.np_dtype \
                 and (batch_size is None or (type(batch_size) is int and batch_size > 0)):
             # Fast path for an array the engine takes as it is: the width and finiteness checks run in C++.
+            if self._engine.moves != self._seen_moves:  # layers shared with another model moved since
+                self._sync()
             try:
                 return self._net.predict(x, batch_size or 32, self._first, self._last, config.check_finite())
             except ValueError:
@@ -335,8 +375,9 @@ class Trainer:
         xa = self._x(x)
         outs, op = [], self._first - 1
         for layer in self._chain:
-            if isinstance(layer, ENGINE_LAYERS):
-                op += 1
+            n_ops = len(layer._op_layers) if isinstance(layer, Trainer) else int(isinstance(layer, ENGINE_LAYERS))
+            if n_ops:  # a nested model: the output of its last op
+                op += n_ops
                 outs.append(self._net.predict(xa, 1024, self._first, op))
             else:
                 outs.append(outs[-1] if outs else xa)
@@ -347,11 +388,13 @@ class Trainer:
         if self.compiled and not self.built:
             self._ensure_built(x)
         self._require_compiled("train_on_batch")
+        self._sync(write=True)
+        self._warn_if_trainable_changed()
         x = self._x(x)
         y = self._y(y, x.shape[0])
         sw = self._weights_for(y, sample_weight, class_weight, x.shape[0])
         with self._training("train_on_batch"):
-            values = self._net.train_on_batch(x, y, sw)
+            values = self._group(self._net.train_on_batch(x, y, sw))
         if return_dict:
             return dict(zip(self.metrics_names, values))
         return values[0] if len(values) == 1 else list(values)
@@ -359,6 +402,36 @@ class Trainer:
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         return self.evaluate(x, y, batch_size=max(1, len(to_array(x, "x"))), verbose=0, sample_weight=sample_weight,
                              return_dict=return_dict)
+
+
+def _log_names(resolved):
+    """Log names as Keras 3's CompileMetrics.result(): repeats get _1, _2, ...; a weighted metric whose name is taken
+    becomes weighted_<name>."""
+    names, counters = [], {}
+    for m, weighted in resolved:
+        name = m.name
+        if name in counters:
+            if weighted:
+                name = f"weighted_{m.name}"
+            if name in counters:
+                counters[name] += 1
+                name = f"{name}_{counters[name] - 1}"
+            else:
+                counters[name] = 1
+        else:
+            counters[name] = 1
+        names.append(name)
+    return names
+
+
+def _metric_list(metrics):
+    if metrics is None:
+        return []
+    if isinstance(metrics, dict):
+        return list(metrics.values())
+    if isinstance(metrics, (str, metrics_module.Metric)) or callable(metrics):
+        return [metrics]
+    return list(metrics)
 
 
 def _distributed_module(model):

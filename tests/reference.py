@@ -29,7 +29,8 @@ ACTIVATIONS = (
 )
 LOSSES = (
     "mse", "mae", "huber", "binary_crossentropy", "categorical_crossentropy",
-    "sparse_categorical_crossentropy", "hinge", "squared_hinge",
+    "sparse_categorical_crossentropy", "hinge", "squared_hinge", "log_cosh", "kl_divergence", "poisson",
+    "mean_absolute_percentage_error", "mean_squared_logarithmic_error", "categorical_hinge", "cosine_similarity",
 )
 METRICS = ("binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy", "mae", "mse")
 
@@ -191,16 +192,31 @@ def _check_loss_inputs(name, y_true, y_pred):
     return y_true, y_pred
 
 
-def per_sample_loss(name, y_true, y_pred, from_logits=False):
+def _smooth(name, y, label_smoothing):
+    # keras.losses: binary targets move towards 1/2, categorical ones towards 1/k
+    if not label_smoothing:
+        return y
+    if name == "binary_crossentropy":
+        return y * (1.0 - label_smoothing) + 0.5 * label_smoothing
+    return y * (1.0 - label_smoothing) + label_smoothing / y.shape[1]
+
+
+def _l2_normalize(v):
+    # keras.ops.normalize(order=2): v / sqrt(max(sum v^2, eps^2))
+    return v / np.sqrt(np.maximum((v * v).sum(axis=-1, keepdims=True), EPSILON ** 2))
+
+
+def per_sample_loss(name, y_true, y_pred, from_logits=False, delta=HUBER_DELTA, label_smoothing=0.0):
     """L_i for each row i (shape (N,)), before weighting and batch reduction."""
     y, p = _check_loss_inputs(name, y_true, y_pred)
+    y = _smooth(name, y, label_smoothing)
     if name == "mse":
         return ((p - y) ** 2).mean(axis=-1)
     if name == "mae":
         return np.abs(p - y).mean(axis=-1)
     if name == "huber":
         e = np.abs(p - y)
-        return np.where(e <= HUBER_DELTA, 0.5 * e * e, HUBER_DELTA * (e - 0.5 * HUBER_DELTA)).mean(axis=-1)
+        return np.where(e <= delta, 0.5 * e * e, delta * (e - 0.5 * delta)).mean(axis=-1)
     if name == "binary_crossentropy":
         if from_logits:
             # -(y log s(z) + (1-y) log(1-s(z))) = softplus(z) - y z
@@ -215,21 +231,40 @@ def per_sample_loss(name, y_true, y_pred, from_logits=False):
     if name == "hinge":
         y = _hinge_labels(y)
         return np.maximum(1.0 - y * p, 0.0).mean(axis=-1)
-    # squared_hinge
-    y = _hinge_labels(y)
-    return (np.maximum(1.0 - y * p, 0.0) ** 2).mean(axis=-1)
+    if name == "squared_hinge":
+        y = _hinge_labels(y)
+        return (np.maximum(1.0 - y * p, 0.0) ** 2).mean(axis=-1)
+    if name == "log_cosh":  # log(cosh(e)), computed directly
+        return np.log(np.cosh(p - y)).mean(axis=-1)
+    if name == "kl_divergence":
+        t, q = np.clip(y, EPSILON, 1.0), np.clip(p, EPSILON, 1.0)
+        return (t * np.log(t / q)).sum(axis=-1)
+    if name == "poisson":
+        return (p - y * np.log(p + EPSILON)).mean(axis=-1)
+    if name == "mean_absolute_percentage_error":
+        return 100.0 * (np.abs(y - p) / np.maximum(np.abs(y), EPSILON)).mean(axis=-1)
+    if name == "mean_squared_logarithmic_error":
+        return ((np.log(np.maximum(p, EPSILON) + 1.0) - np.log(np.maximum(y, EPSILON) + 1.0)) ** 2).mean(axis=-1)
+    if name == "categorical_hinge":
+        pos = (y * p).sum(axis=-1)
+        neg = ((1.0 - y) * p).max(axis=-1)
+        return np.maximum(neg - pos + 1.0, 0.0)
+    # cosine_similarity
+    return -(_l2_normalize(y) * _l2_normalize(p)).sum(axis=-1)
 
 
-def loss_forward(name, y_true, y_pred, sample_weight=None, from_logits=False):
-    """Reduced batch loss sum_i w_i L_i / N (a Python float)."""
-    per_sample = per_sample_loss(name, y_true, y_pred, from_logits)
+def loss_forward(name, y_true, y_pred, sample_weight=None, from_logits=False, **config):
+    """Reduced batch loss sum_i w_i L_i / N (a Python float); config: delta, label_smoothing."""
+    per_sample = per_sample_loss(name, y_true, y_pred, from_logits, **config)
     w = _sample_weight(sample_weight, per_sample.shape[0])
     return float((w * per_sample).sum() / per_sample.shape[0])
 
 
-def loss_backward(name, y_true, y_pred, sample_weight=None, from_logits=False):
+def loss_backward(name, y_true, y_pred, sample_weight=None, from_logits=False, delta=HUBER_DELTA,
+                  label_smoothing=0.0):
     """d(reduced loss)/d y_pred, shape of y_pred."""
     y, p = _check_loss_inputs(name, y_true, y_pred)
+    y = _smooth(name, y, label_smoothing)
     n, d = p.shape
     # factor of row i: w_i / N, and 1/D for the losses averaged over the output axis
     scale = (_sample_weight(sample_weight, n) / n)[:, None]
@@ -239,7 +274,7 @@ def loss_backward(name, y_true, y_pred, sample_weight=None, from_logits=False):
         return scale * np.sign(p - y) / d
     if name == "huber":
         e = p - y
-        return scale * np.where(np.abs(e) <= HUBER_DELTA, e, HUBER_DELTA * np.sign(e)) / d
+        return scale * np.where(np.abs(e) <= delta, e, delta * np.sign(e)) / d
     if name == "binary_crossentropy":
         if from_logits:
             return scale * (_sigmoid(p) - y) / d
@@ -258,12 +293,36 @@ def loss_backward(name, y_true, y_pred, sample_weight=None, from_logits=False):
         inside = (q >= EPSILON) & (q <= 1.0 - EPSILON)
         g = inside * (-y / r)
         return scale * (g - (g * q).sum(axis=-1, keepdims=True)) / s
-    y = _hinge_labels(y)
-    margin = 1.0 - y * p
-    if name == "hinge":
-        return scale * np.where(margin > 0, -y, 0.0) / d
-    # squared_hinge
-    return scale * -2.0 * y * np.maximum(margin, 0.0) / d
+    if name in ("hinge", "squared_hinge"):
+        y = _hinge_labels(y)
+        margin = 1.0 - y * p
+        if name == "hinge":
+            return scale * np.where(margin > 0, -y, 0.0) / d
+        return scale * -2.0 * y * np.maximum(margin, 0.0) / d
+    if name == "log_cosh":  # d log cosh(e) / de = tanh(e)
+        return scale * np.tanh(p - y) / d
+    if name == "kl_divergence":
+        t, q = np.clip(y, EPSILON, 1.0), np.clip(p, EPSILON, 1.0)
+        return scale * np.where((p > EPSILON) & (p < 1.0), -t / q, 0.0)
+    if name == "poisson":
+        return scale * (1.0 - y / (p + EPSILON)) / d
+    if name == "mean_absolute_percentage_error":
+        return scale * 100.0 * np.sign(p - y) / np.maximum(np.abs(y), EPSILON) / d
+    if name == "mean_squared_logarithmic_error":
+        a = np.log(np.maximum(p, EPSILON) + 1.0) - np.log(np.maximum(y, EPSILON) + 1.0)
+        return scale * np.where(p > EPSILON, 2.0 * a / (np.maximum(p, EPSILON) + 1.0), 0.0) / d
+    if name == "categorical_hinge":  # L = max(neg - pos + 1, 0), neg = max_j (1 - y_j) p_j at j*
+        pos = (y * p).sum(axis=-1)
+        negs = (1.0 - y) * p
+        j = negs.argmax(axis=-1)
+        active = (negs.max(axis=-1) - pos + 1.0 > 0)[:, None]
+        g = -y.copy()
+        g[np.arange(n), j] += 1.0 - y[np.arange(n), j]
+        return scale * active * g
+    # cosine_similarity: L = -y_n . p / |p|;  dL/dp = -(y_n - (y_n . p_n) p_n) / |p|
+    yn, pn = _l2_normalize(y), _l2_normalize(p)
+    norm = np.linalg.norm(p, axis=-1, keepdims=True)
+    return scale * -(yn - (yn * pn).sum(axis=-1, keepdims=True) * pn) / norm
 
 
 # ---------------------------------------------------------------------------------------------
@@ -654,15 +713,16 @@ def loss_and_grads(layers, params, x, y, loss, from_logits=False, sample_weight=
     return data_loss + regularization_loss(layers, params), grads
 
 
-def evaluate(layers, params, x, y, loss, from_logits=False, sample_weight=None, metrics=()):
-    """[loss, metric values...] on the whole data (batch size does not change these)."""
+def evaluate(layers, params, x, y, loss, from_logits=False, sample_weight=None, metrics=(), weighted_metrics=True):
+    """[loss, metric values...] on the whole data (batch size does not change these); the metrics get the sample
+    weights when weighted_metrics (Keras's weighted_metrics=), else not (metrics=)."""
     out, cache = _forward(layers, params, x)
     if _fused(layers, loss, from_logits):
         data_loss = loss_forward(loss, y, cache[-1][1], sample_weight, from_logits=True)
     else:
         data_loss = loss_forward(loss, y, out, sample_weight, from_logits)
     result = [data_loss + regularization_loss(layers, params)]
-    result += [metric(m, y, out, sample_weight) for m in metrics]
+    result += [metric(m, y, out, sample_weight if weighted_metrics else None) for m in metrics]
     return result
 
 
@@ -701,6 +761,20 @@ def example_targets(loss, rng, n, d):
         return rng.integers(0, d, size=(n, 1)).astype(np.float64)
     if loss in ("hinge", "squared_hinge"):
         return (rng.uniform(size=(n, d)) < 0.5).astype(np.float64)  # 0/1, converted to -1/1
+    if loss in ("log_cosh", "cosine_similarity"):
+        return rng.normal(size=(n, d))
+    if loss == "kl_divergence":  # probability rows
+        e = rng.uniform(0.1, 1.0, size=(n, d))
+        return e / e.sum(axis=-1, keepdims=True)
+    if loss == "poisson":
+        return rng.poisson(2.0, size=(n, d)).astype(np.float64)
+    if loss == "mean_absolute_percentage_error":  # away from 0
+        y = rng.normal(size=(n, d))
+        return y + np.where(y < 0, -0.5, 0.5)
+    if loss == "mean_squared_logarithmic_error":
+        return rng.uniform(0.0, 3.0, size=(n, d))
+    if loss == "categorical_hinge":
+        return np.eye(d)[rng.integers(0, d, size=n)]
     raise ValueError(f"loss must be one of {LOSSES}; received {loss!r}")
 
 
@@ -716,6 +790,19 @@ def example_predictions(loss, y_true, rng, from_logits=False, margin=0.05):
     d = y_true.shape[1]
     if loss == "binary_crossentropy":
         return 2.0 * rng.normal(size=(n, d)) if from_logits else rng.uniform(0.05, 0.95, size=(n, d))
+    if loss in ("kl_divergence", "poisson", "mean_squared_logarithmic_error"):
+        return rng.uniform(0.1, 0.9, size=(n, d)) * (3.0 if loss != "kl_divergence" else 1.0)
+    if loss == "categorical_hinge":  # L_i at least `margin` away from its kink at 0, one largest wrong score
+        p = rng.normal(size=(n, d))
+        pos = (y_true * p).sum(axis=-1)
+        neg = ((1.0 - y_true) * p).max(axis=-1)
+        L = neg - pos + 1.0
+        p = p + y_true * np.where(np.abs(L) < margin, 3 * margin, 0.0)[:, None]
+        return p
+    if loss == "mean_absolute_percentage_error":
+        p = rng.normal(size=(n, d))
+        e = p - y_true
+        return np.where(np.abs(e) < margin, y_true + np.where(e < 0, -margin, margin), p)
     p = rng.normal(size=(n, d))
     if loss == "mae":  # |p - y| >= margin
         e = p - y_true
@@ -738,6 +825,174 @@ def example_preactivations(activation, rng, shape, margin=0.05):
     if activation == "hard_sigmoid":
         z = np.where(np.abs(np.abs(z) - 3.0) < margin, z * 0.9, z)
     return z
+
+
+# ---------------------------------------------------------------------------------------------
+# Stateful metrics (Keras 3, keras/src/metrics/*.py), computed over all the data at once.
+# spec: the engine's description (fastnn.metrics.Metric.engine_spec()): {"kind": ..., arguments}.
+# ---------------------------------------------------------------------------------------------
+
+def _no_nan_div(a, b):
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return np.where(b == 0, 0.0, a / np.where(b == 0, 1.0, b))
+
+
+def _confusion(y, p, w, threshold):
+    """tp, fp, tn, fn at one threshold (positive: p > threshold; label: y != 0); w per element."""
+    pos, lab = p > threshold, y != 0
+    return [float((w * (lab & pos)).sum()), float((w * (~lab & pos)).sum()),
+            float((w * (~lab & ~pos)).sum()), float((w * (lab & ~pos)).sum())]
+
+
+def auc(y_true, y_pred, sample_weight=None, num_thresholds=200, curve="ROC", summation_method="interpolation",
+        from_logits=False):
+    """keras.metrics.AUC: thresholds [-eps, 1/(T-1), ..., (T-2)/(T-1), 1+eps], a prediction positive when > t."""
+    y, p = _as2d(y_true, "y_true"), _as2d(y_pred, "y_pred")
+    if from_logits:
+        p = _sigmoid(p)
+    p = np.clip(p, 0.0, 1.0)
+    w = np.broadcast_to(_sample_weight(sample_weight, y.shape[0])[:, None], y.shape)
+    thresholds = [0.0 - EPSILON] + [(i + 1) / (num_thresholds - 1) for i in range(num_thresholds - 2)] + [1.0 + EPSILON]
+    tp, fp, tn, fn = np.array([_confusion(y, p, w, t) for t in thresholds]).T
+    if curve == "PR" and summation_method == "interpolation":  # Davis & Goadrich 2006, Keras's interpolate_pr_auc
+        dtp = tp[:-1] - tp[1:]
+        pp = tp + fp
+        slope = _no_nan_div(dtp, np.maximum(pp[:-1] - pp[1:], 0))
+        intercept = tp[1:] - slope * pp[1:]
+        ratio = np.where((pp[:-1] > 0) & (pp[1:] > 0), _no_nan_div(pp[:-1], np.maximum(pp[1:], 0)), 1.0)
+        return float(_no_nan_div(slope * (dtp + intercept * np.log(ratio)), np.maximum(tp[1:] + fn[1:], 0)).sum())
+    recall = _no_nan_div(tp, tp + fn)
+    if curve == "ROC":
+        x, h = _no_nan_div(fp, fp + tn), recall
+    else:
+        x, h = recall, _no_nan_div(tp, tp + fp)
+    heights = {"interpolation": (h[:-1] + h[1:]) / 2, "minoring": np.minimum(h[:-1], h[1:]),
+               "majoring": np.maximum(h[:-1], h[1:])}[summation_method]
+    return float(((x[:-1] - x[1:]) * heights).sum())
+
+
+def metric_result(spec, y_true, y_pred, sample_weight=None):
+    """The value(s) of one metric over all rows (a 1-D array); sample_weight applies only when spec["weighted"]."""
+    kind = spec["kind"]
+    y, p = _as2d(y_true, "y_true"), _as2d(y_pred, "y_pred")
+    n, k = p.shape
+    w = _sample_weight(sample_weight if spec.get("weighted") else None, n)
+    mean = lambda v: np.array([float((w * v).sum() / w.sum()) if w.sum() else 0.0])
+    if kind == "loss_mean":
+        cfg = dict(spec.get("loss_config") or {})
+        value = mean(per_sample_loss(spec["loss"], y, p, spec.get("from_logits", False), **cfg))
+        return -value if spec.get("negate") else value  # keras.metrics.CosineSimilarity is +cos
+    if kind == "binary_accuracy":
+        return mean(((p > spec.get("threshold", 0.5)).astype(np.float64) == y).mean(axis=-1))
+    if kind == "categorical_accuracy":
+        return mean((p.argmax(axis=-1) == y.argmax(axis=-1)).astype(np.float64))
+    if kind == "sparse_categorical_accuracy":
+        return mean((p.argmax(axis=-1) == y[:, 0]).astype(np.float64))
+    if kind in ("top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy"):
+        target = y.argmax(axis=-1) if kind.startswith("top") else y[:, 0].astype(int)
+        kth = -np.sort(-p, axis=-1)[:, min(spec.get("k", 5), k) - 1]  # in top k: p[target] >= k-th largest
+        return mean((p[np.arange(n), target] >= kth).astype(np.float64))
+    if kind == "root_mean_squared_error":
+        return np.sqrt(mean(((p - y) ** 2).mean(axis=-1)))
+    if kind in ("true_positives", "false_positives", "true_negatives", "false_negatives", "precision", "recall"):
+        top_k, class_id = spec.get("top_k") or 0, spec.get("class_id", -1)
+        threshold = spec.get("threshold", -1e10 if top_k else 0.5)
+        if top_k:  # keep the top k of each row (first index wins ties), the others become -1e10
+            order = np.argsort(-p, axis=-1, kind="stable")[:, :top_k]
+            keep = np.zeros_like(p, dtype=bool)
+            keep[np.arange(n)[:, None], order] = True
+            p = np.where(keep, p, -1e10)
+        if class_id is not None and class_id >= 0:
+            y, p = y[:, class_id:class_id + 1], p[:, class_id:class_id + 1]
+        tp, fp, tn, fn = _confusion(y, p, np.broadcast_to(w[:, None], y.shape), threshold)
+        value = {"true_positives": tp, "false_positives": fp, "true_negatives": tn, "false_negatives": fn,
+                 "precision": float(_no_nan_div(tp, tp + fp)), "recall": float(_no_nan_div(tp, tp + fn))}[kind]
+        return np.array([value])
+    if kind == "auc":
+        curve = "PR" if spec.get("pr") else "ROC"
+        summation = ("interpolation", "minoring", "majoring")[spec.get("summation", 0)]
+        return np.array([auc(y, p, w, spec.get("num_thresholds", 200), curve, summation,
+                             spec.get("from_logits", False))])
+    if kind == "r2_score":  # keras.metrics.R2Score: 1 - SS_res / SS_tot per output, weighted by w
+        wc = w[:, None]
+        ybar = (wc * y).sum(axis=0) / w.sum()
+        ss_tot = (wc * (y - ybar) ** 2).sum(axis=0)
+        raw = 1.0 - (wc * (y - p) ** 2).sum(axis=0) / ss_tot
+        raw = np.where(np.isinf(raw), 0.0, raw)
+        agg = spec.get("aggregation", 1)
+        return raw if agg == 0 else np.array([raw.mean() if agg == 1 else (ss_tot * raw).sum() / ss_tot.sum()])
+    if kind == "fbeta_score":  # keras.metrics.FBetaScore
+        if spec.get("threshold", 0.5) is None:
+            pred = (p >= p.max(axis=-1, keepdims=True)) & (np.abs(p) > 1e-9)
+        else:
+            pred = p > spec.get("threshold", 0.5)
+        pred = pred.astype(np.float64)
+        wc = w[:, None]
+        axis = None if spec.get("average") == 1 else 0
+        tp = (wc * pred * y).sum(axis=axis)
+        fp = (wc * pred * (1 - y)).sum(axis=axis)
+        fn = (wc * (1 - pred) * y).sum(axis=axis)
+        support = (wc * y).sum(axis=axis)
+        b2 = spec.get("beta", 1.0) ** 2
+        precision, recall = tp / (tp + fp + EPSILON), tp / (tp + fn + EPSILON)
+        f = precision * recall / (b2 * precision + recall + EPSILON) * (1 + b2)
+        average = spec.get("average", 0)
+        if average == 0:
+            return np.atleast_1d(f)
+        if average == 3:
+            return np.array([(f * support / (support.sum() + EPSILON)).sum()])
+        return np.array([np.mean(f)])
+    raise ValueError(f"unknown metric kind {kind!r}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Learning-rate schedules (keras/src/optimizers/schedules/learning_rate_schedule.py) at optimizer step `step`.
+# ---------------------------------------------------------------------------------------------
+
+def schedule(class_name, config, step):
+    c, t = dict(config), float(step)
+    if class_name == "ExponentialDecay":
+        e = t / c["decay_steps"]
+        return c["initial_learning_rate"] * c["decay_rate"] ** (math.floor(e) if c.get("staircase") else e)
+    if class_name == "InverseTimeDecay":
+        e = t / c["decay_steps"]
+        return c["initial_learning_rate"] / (1 + c["decay_rate"] * (math.floor(e) if c.get("staircase") else e))
+    if class_name == "PiecewiseConstantDecay":
+        for b, v in zip(c["boundaries"], c["values"]):
+            if t <= b:
+                return v
+        return c["values"][-1]
+    if class_name == "PolynomialDecay":
+        lr0, end, steps, power = (c["initial_learning_rate"], c.get("end_learning_rate", 1e-4), c["decay_steps"],
+                                  c.get("power", 1.0))
+        if c.get("cycle"):
+            steps = steps * (1.0 if t == 0 else math.ceil(t / steps))
+        else:
+            t = min(t, steps)
+        return (lr0 - end) * (1 - t / steps) ** power + end
+    if class_name == "CosineDecay":
+        lr0, steps, alpha = c["initial_learning_rate"], c["decay_steps"], c.get("alpha", 0.0)
+        target, warm = c.get("warmup_target"), c.get("warmup_steps", 0)
+
+        def decayed(s, start):
+            return start * ((1 - alpha) * 0.5 * (1 + math.cos(math.pi * s / steps)) + alpha)
+        if target is None:
+            return decayed(min(t, steps), lr0)
+        t = min(t, steps + warm)
+        if t < warm:
+            return lr0 + (target - lr0) * t / warm
+        return decayed(t - warm, target)
+    if class_name == "CosineDecayRestarts":  # walk the restart periods one by one
+        lr0, period, alpha = c["initial_learning_rate"], float(c["first_decay_steps"]), c.get("alpha", 0.0)
+        t_mul, m_mul = c.get("t_mul", 2.0), c.get("m_mul", 1.0)
+        start, i = 0.0, 0
+        while t >= start + period:
+            start += period
+            period *= t_mul
+            i += 1
+        frac = (t - start) / period
+        return lr0 * ((1 - alpha) * 0.5 * m_mul ** i * (1 + math.cos(math.pi * frac)) + alpha)
+    raise ValueError(f"unknown schedule {class_name!r}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -851,3 +1106,83 @@ def rescaling_forward(x, scale, offset=0.0):
 
 def rescaling_backward(x, scale, dout):
     return np.asarray(dout, np.float64) * scale, []
+
+
+# ---------------------------------------------------------------------------------------------
+# Activation and noise layers (keras/src/layers/activations, keras/src/layers/regularization)
+# ---------------------------------------------------------------------------------------------
+
+ALPHA_DROPOUT_ALPHA_P = -SELU_ALPHA * SELU_SCALE
+
+
+def relu_layer_forward(x, max_value=None, negative_slope=0.0, threshold=0.0):
+    """Keras's relu(x, negative_slope, max_value, threshold): min(x, max_value) above the threshold,
+    negative_slope * (x - threshold) at or below it."""
+    x = _as2d(x, "x")
+    above = np.minimum(x, max_value) if max_value is not None else x
+    return np.where(x > threshold, above, negative_slope * (x - threshold))
+
+
+def relu_layer_backward(x, dout, max_value=None, negative_slope=0.0, threshold=0.0):
+    """dx for relu_layer_forward: 1 between threshold and max_value, 0 at or above max_value, negative_slope
+    at or below the threshold."""
+    x, dout = _as2d(x, "x"), _as2d(dout, "dout")
+    inside = 1.0 if max_value is None else (x < max_value).astype(np.float64)
+    return dout * np.where(x > threshold, inside, negative_slope)
+
+
+def elu_layer_forward(x, alpha=1.0):
+    x = _as2d(x, "x")
+    return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0.0)))
+
+
+def elu_layer_backward(x, dout, alpha=1.0):
+    x, dout = _as2d(x, "x"), _as2d(dout, "dout")
+    return dout * np.where(x > 0, 1.0, alpha * np.exp(np.minimum(x, 0.0)))
+
+
+def prelu_forward(x, alpha):
+    """Keras's PReLU: relu(x) - alpha * relu(-x), alpha (n,) one slope per feature."""
+    x = _as2d(x, "x")
+    alpha = np.asarray(alpha, dtype=np.float64)
+    return np.maximum(x, 0.0) - alpha * np.maximum(-x, 0.0)
+
+
+def prelu_backward(x, alpha, dout):
+    """(dx, dalpha) for prelu_forward: dx = dout * (1 if x > 0 else alpha), dalpha_j = -sum_i dout_ij relu(-x_ij)."""
+    x, dout = _as2d(x, "x"), _as2d(dout, "dout")
+    alpha = np.asarray(alpha, dtype=np.float64)
+    return dout * np.where(x > 0, 1.0, alpha), -(dout * np.maximum(-x, 0.0)).sum(axis=0)
+
+
+def gaussian_noise_forward(x, stddev, e):
+    """In training: x + stddev * e for standard normal draws e (the identity at inference)."""
+    return _as2d(x, "x") + stddev * np.asarray(e, dtype=np.float64)
+
+
+def gaussian_dropout_forward(x, rate, e):
+    """In training: x * (1 + sqrt(rate / (1 - rate)) * e) for standard normal draws e."""
+    return _as2d(x, "x") * (1.0 + math.sqrt(rate / (1.0 - rate)) * np.asarray(e, dtype=np.float64))
+
+
+def gaussian_dropout_backward(dout, rate, e):
+    return _as2d(dout, "dout") * (1.0 + math.sqrt(rate / (1.0 - rate)) * np.asarray(e, dtype=np.float64))
+
+
+def alpha_dropout_coefficients(rate):
+    """(a, b) of Keras's AlphaDropout: a = ((1 - rate)(1 + rate alpha_p^2))^-1/2, b = -a alpha_p rate."""
+    ap = ALPHA_DROPOUT_ALPHA_P
+    a = ((1.0 - rate) * (1.0 + rate * ap * ap)) ** -0.5
+    return a, -a * ap * rate
+
+
+def alpha_dropout_forward(x, rate, kept):
+    """In training: a * (x if kept else alpha_p) + b, kept = (u >= rate) for uniform draws u."""
+    a, b = alpha_dropout_coefficients(rate)
+    kept = np.asarray(kept, dtype=np.float64)
+    return a * (_as2d(x, "x") * kept + ALPHA_DROPOUT_ALPHA_P * (1.0 - kept)) + b
+
+
+def alpha_dropout_backward(dout, rate, kept):
+    a, _ = alpha_dropout_coefficients(rate)
+    return _as2d(dout, "dout") * a * np.asarray(kept, dtype=np.float64)

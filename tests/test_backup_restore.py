@@ -122,8 +122,9 @@ SCRIPT = textwrap.dedent("""
 
 
 def run(args, timeout=120):
+    # cwd outside the source tree: `python -c` puts the current folder first on sys.path
     return subprocess.run([sys.executable, "-c", SCRIPT, *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, cwd="/")
 
 
 def test_a_sigkilled_training_process_resumes_and_ends_bitwise_equal(tmp_path):
@@ -131,7 +132,7 @@ def test_a_sigkilled_training_process_resumes_and_ends_bitwise_equal(tmp_path):
     assert done.returncode == 0, done.stderr
     backup = tmp_path / "backup"
     proc = subprocess.Popen([sys.executable, "-c", SCRIPT, str(backup), str(tmp_path / "out.npz"), "0.3"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd="/")
     meta = backup / "training_metadata.json"
     deadline = time.monotonic() + 120
     try:

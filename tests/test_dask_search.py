@@ -82,7 +82,7 @@ SCRIPT = textwrap.dedent("""
 
 
 def _run_bounded(args, **kwargs):
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd="/",
                             start_new_session=True, env=dict(os.environ, MPLBACKEND="Agg"), **kwargs)
     try:
         stdout, stderr = proc.communicate(timeout=TIMEOUT)

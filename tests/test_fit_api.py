@@ -125,7 +125,12 @@ def test_sample_weight_scales_each_sample_as_keras():
     err = x @ kernel[:, 0] + bias[0] - y
     loss, mae = model.evaluate(x, y, sample_weight=w, batch_size=7, verbose=0)
     assert loss == pytest.approx(np.sum(w * err ** 2) / len(x), rel=1e-12)  # Keras: sum_over_batch_size
-    assert mae == pytest.approx(np.sum(w * np.abs(err)) / np.sum(w), rel=1e-12)  # metrics: weighted mean
+    assert mae == pytest.approx(np.mean(np.abs(err)), rel=1e-12)  # metrics=: unweighted (Keras 3)
+    model.compile(optimizer="sgd", loss="mse", metrics=["mae"], weighted_metrics=["mae"])
+    logs = model.evaluate(x, y, sample_weight=w, batch_size=7, verbose=0, return_dict=True)
+    assert list(logs) == ["loss", "mae", "weighted_mae"]  # Keras's name for a repeated weighted metric
+    assert logs["mae"] == pytest.approx(np.mean(np.abs(err)), rel=1e-12)
+    assert logs["weighted_mae"] == pytest.approx(np.sum(w * np.abs(err)) / np.sum(w), rel=1e-12)
     model.fit(x, y, sample_weight=w, epochs=1, batch_size=8, shuffle=False, verbose=0)
     want_k, want_b = numpy_sgd_epoch(kernel, bias, x, y, 0.01, 8, w)
     np.testing.assert_allclose(model.get_weights()[0], want_k, rtol=1e-12, atol=1e-14)

@@ -35,6 +35,14 @@ def pairings():
         ("linear", "categorical_crossentropy", True),
         ("linear", "sparse_categorical_crossentropy", True),
         ("tanh", "categorical_crossentropy", True),
+        ("softmax", "kl_divergence", False),
+        ("softmax", "categorical_hinge", False),
+        ("linear", "categorical_hinge", False),
+        ("tanh", "cosine_similarity", False),
+        ("linear", "log_cosh", False),
+        ("softplus", "poisson", False),
+        ("linear", "mean_absolute_percentage_error", False),
+        ("softplus", "mean_squared_logarithmic_error", False),
     ]
     out += [(act, loss, False) for act in ELEMENTWISE for loss in GENERIC_LOSSES]
     return out

@@ -16,6 +16,18 @@ CASES = [
     ([(3, "softplus"), (2, "sigmoid")], "binary_crossentropy", [], 64),  # one full batch: unshuffled
     ([(4, "relu"), (2, "linear")], "huber", [], 5),
     ([(4, "leaky_relu"), (1, "linear")], "hinge", [], 8),
+    ([(4, "tanh"), (2, "linear")], "log_cosh", [{"kind": "root_mean_squared_error"}], 9),
+    ([(4, "relu"), (3, "softmax")], "kl_divergence", [], 10),
+    ([(4, "relu"), (2, "softplus")], "poisson", [], 7),
+    ([(4, "relu"), (2, "linear")], "mean_absolute_percentage_error", [], 7),
+    ([(4, "relu"), (2, "softplus")], "mean_squared_logarithmic_error", [], 7),
+    ([(4, "elu"), (3, "linear")], "categorical_hinge", [{"kind": "top_k_categorical_accuracy", "k": 2}], 6),
+    ([(4, "elu"), (3, "linear")], "cosine_similarity", [], 6),
+    ([(4, "relu"), (1, "sigmoid")], ("binary_crossentropy", {"label_smoothing": 0.1}),
+     [{"kind": "auc"}, {"kind": "auc", "pr": True}, {"kind": "precision", "weighted": True}], 7),
+    ([(5, "tanh"), (3, "softmax")], ("categorical_crossentropy", {"label_smoothing": 0.2}),
+     [{"kind": "fbeta_score", "average": 2}], 16),
+    ([(4, "swish"), (2, "linear")], ("huber", {"delta": 0.3}), [{"kind": "r2_score"}], 9),
     ([(4, "linear"), ("activation", "tanh"), (3, "linear"), ("activation", "softmax")], "categorical_crossentropy",
      ["categorical_accuracy"], 16),  # Activation ops, the last one fused with the loss
 ]
@@ -30,15 +42,24 @@ def make(layout, layers, loss, metrics, n_in=3, seed=11):
             continue
         net.add_op("dense", width, units, {"activation": act})
         width = units
-    net.compile(loss, False, "adam", {"learning_rate": 0.01}, metrics)
+    loss, loss_config = loss if isinstance(loss, tuple) else (loss, {})
+    net.compile(loss, False, "adam", {"learning_rate": 0.01}, metrics, loss_config)
     net._set_layout(layout)
     return net
 
 
 def data(loss, n_out, n=64, seed=0):
+    loss = loss[0] if isinstance(loss, tuple) else loss
     rng = np.random.RandomState(seed)
     x = rng.randn(n, 3)
-    if loss == "sparse_categorical_crossentropy":
+    if loss == "kl_divergence":
+        y = rng.rand(n, n_out) + 0.1
+        y /= y.sum(axis=1, keepdims=True)
+    elif loss in ("poisson", "mean_squared_logarithmic_error"):
+        y = rng.poisson(2.0, size=(n, n_out)).astype(np.float64)
+    elif loss == "categorical_hinge":
+        y = np.eye(n_out)[rng.randint(0, n_out, size=n)]
+    elif loss == "sparse_categorical_crossentropy":
         y = rng.randint(0, n_out, size=(n, 1)).astype(np.float64)
     elif loss in ("binary_crossentropy", "hinge"):
         y = (rng.rand(n, n_out) > 0.5).astype(np.float64)

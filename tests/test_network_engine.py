@@ -137,7 +137,7 @@ def test_training_trajectory(arch, opt, dtype):
         result = net.train_on_batch(x, y, sample_weight=w)
         assert len(result) == 1 + len(metrics)
         assert_close(result[0], expected_losses[k], dtype, "forward")
-        assert_close(result[1:], batch_metrics(metrics, y, out, w), dtype, "forward")
+        assert_close(result[1:], batch_metrics(metrics, y, out, None), dtype, "forward")  # metrics= are unweighted
         got = get_params(net, layers)
         assert len(got) == len(expected_weights[k])
         for j, (g, e) in enumerate(zip(got, expected_weights[k])):
@@ -161,7 +161,7 @@ def test_predict_and_evaluate(arch, dtype):
     assert_close(pred, ref.forward(layers, params, x), dtype, "forward")
     for sample_weight in (None, w):
         result = net.evaluate(x, y, sample_weight=sample_weight, batch_size=8)
-        expected = ref.evaluate(layers, params, x, y, loss, from_logits, sample_weight, metrics)
+        expected = ref.evaluate(layers, params, x, y, loss, from_logits, sample_weight, metrics, weighted_metrics=False)
         assert_close(result, expected, dtype, "forward")
 
 

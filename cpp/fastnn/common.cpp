@@ -26,13 +26,31 @@ const std::pair<const char*, Loss> kLosses[] = {
     {"sparse_categorical_crossentropy", Loss::SparseCCE},
     {"hinge", Loss::Hinge},
     {"squared_hinge", Loss::SquaredHinge},
+    {"log_cosh", Loss::LogCosh},
+    {"kl_divergence", Loss::KLD},
+    {"poisson", Loss::Poisson},
+    {"mean_absolute_percentage_error", Loss::MAPE},
+    {"mean_squared_logarithmic_error", Loss::MSLE},
+    {"categorical_hinge", Loss::CategoricalHinge},
+    {"cosine_similarity", Loss::CosineSimilarity},
 };
 const std::pair<const char*, Metric> kMetrics[] = {
+    {"loss_mean", Metric::LossMean},
     {"binary_accuracy", Metric::BinaryAccuracy},
     {"categorical_accuracy", Metric::CategoricalAccuracy},
     {"sparse_categorical_accuracy", Metric::SparseCategoricalAccuracy},
-    {"mae", Metric::MAE},
-    {"mse", Metric::MSE},
+    {"top_k_categorical_accuracy", Metric::TopK},
+    {"sparse_top_k_categorical_accuracy", Metric::SparseTopK},
+    {"root_mean_squared_error", Metric::RMSE},
+    {"true_positives", Metric::TruePositives},
+    {"false_positives", Metric::FalsePositives},
+    {"true_negatives", Metric::TrueNegatives},
+    {"false_negatives", Metric::FalseNegatives},
+    {"precision", Metric::Precision},
+    {"recall", Metric::Recall},
+    {"auc", Metric::AUC},
+    {"r2_score", Metric::R2},
+    {"fbeta_score", Metric::FBeta},
 };
 
 template <class E, std::size_t N>

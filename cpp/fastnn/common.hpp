@@ -22,9 +22,16 @@ enum class Act {
     Softmax, Step
 };
 
-enum class Loss { MSE, MAE, Huber, BCE, CCE, SparseCCE, Hinge, SquaredHinge };
+enum class Loss {
+    MSE, MAE, Huber, BCE, CCE, SparseCCE, Hinge, SquaredHinge,
+    LogCosh, KLD, Poisson, MAPE, MSLE, CategoricalHinge, CosineSimilarity
+};
 
-enum class Metric { BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy, MAE, MSE };
+// Metric kinds (see metrics.hpp): a loss's mean, accuracies, confusion counts and the curves built on them.
+enum class Metric {
+    LossMean, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy, TopK, SparseTopK, RMSE,
+    TruePositives, FalsePositives, TrueNegatives, FalseNegatives, Precision, Recall, AUC, R2, FBeta
+};
 
 
 Act act_from_name(const std::string& name);

@@ -139,32 +139,34 @@ void Network<T>::set_gradient_hook(GradHook hook) {
 
 template <class T>
 idx Network<T>::target_cols() const {
-    return loss_ == Loss::SparseCCE ? 1 : n_out();
+    return loss_.kind == Loss::SparseCCE ? 1 : n_out();
 }
 
 template <class T>
-void Network<T>::compile(Loss loss, bool from_logits, const OptConfig& opt, const std::vector<Metric>& metrics) {
+void Network<T>::compile(const LossSpec& loss, const OptConfig& opt, const std::vector<MetricSpec>& metrics) {
     require_idle("compile");
     if (ops_.empty()) throw std::invalid_argument("the model has no layers: add a Dense layer before compile()");
     opt_validate(opt);
+    loss_validate(loss);
+    for (const MetricSpec& m : metrics) {
+        if (metric_takes_sparse_labels(m) != (loss.kind == Loss::SparseCCE) && n_out() != 1)
+            fail(std::string("metric '") + (m.kind == Metric::LossMean ? loss_name(m.loss.kind) : metric_name(m.kind)) +
+                     "'",
+                 metric_takes_sparse_labels(m)
+                     ? "integer class labels, which only loss 'sparse_categorical_crossentropy' takes"
+                     : "targets with one column per output, which 'sparse_categorical_crossentropy' does not take",
+                 "loss '" + std::string(loss_name(loss.kind)) + "'");
+    }
+    MetricSet checked;
+    checked.assign(metrics, n_out());
     std::unique_lock lock(mtx_);
     loss_ = loss;
-    from_logits_ = from_logits;
     const Op& last = ops_.back();
     const bool has_act = row(int(ops_.size()) - 1).fuses_activation;
-    fused_ = has_act && !from_logits &&
-             ((last.act == Act::Softmax && (loss == Loss::CCE || loss == Loss::SparseCCE)) ||
-              (last.act == Act::Sigmoid && loss == Loss::BCE));
-    const idx cols = loss == Loss::SparseCCE ? 1 : n_out();
-    for (Metric m : metrics) {
-        const bool sparse_metric = m == Metric::SparseCategoricalAccuracy;
-        if (sparse_metric != (loss == Loss::SparseCCE) && !(n_out() == 1 && cols == 1))
-            fail(std::string("metric '") + metric_name(m) + "'",
-                 sparse_metric ? "integer class labels, which only loss 'sparse_categorical_crossentropy' takes"
-                               : "targets with one column per output, which 'sparse_categorical_crossentropy' does not take",
-                 "loss '" + std::string(loss_name(loss)) + "'");
-    }
-    metrics_ = metrics;
+    fused_ = has_act && !loss.logits &&
+             ((last.act == Act::Softmax && (loss.kind == Loss::CCE || loss.kind == Loss::SparseCCE)) ||
+              (last.act == Act::Sigmoid && loss.kind == Loss::BCE));
+    metrics_ = checked;
     fm_ = choose_feature_major();
     train_ws_ = Workspace<T>();
     opt_.cfg = opt;
@@ -301,13 +303,15 @@ template <class T>
 double Network<T>::loss_and_grad(Workspace<T>& ws, const T* y, const T* w, idx m, bool want_grad, bool fm) const {
     const int last = int(ops_.size()) - 1;
     const T* p = fused_ ? ws.Z[last] : ws.A[last];
-    if (fm && fused_ && loss_ == Loss::BCE)
+    LossSpec spec = loss_;
+    spec.logits = fused_ || loss_.logits;
+    if (fm && fused_ && loss_.kind == Loss::BCE && loss_.smoothing == 0)
         return fm_bce_fused(ws.yt.data(), ws.Z[last], ws.A[last], w, want_grad ? ws.d0.data() : nullptr, m, n_out(),
                             T(1) / T(m), ws.fm);
     if (fm)
-        return fm_loss(loss_, fused_ || from_logits_, ws.yt.data(), p, w, want_grad ? ws.d0.data() : nullptr, m,
+        return fm_loss(spec, ws.yt.data(), p, w, want_grad ? ws.d0.data() : nullptr, m,
                        n_out(), T(1) / T(m), ws.fm);
-    return loss_rows(loss_, fused_ || from_logits_, y, p, w, want_grad ? ws.d0.data() : nullptr, m, n_out(),
+    return loss_rows(spec, y, p, w, want_grad ? ws.d0.data() : nullptr, m, n_out(),
                      T(1) / T(m));
 }
 
@@ -360,15 +364,15 @@ void Network<T>::add_regularization_grad() {
 }
 
 template <class T>
-void Network<T>::accumulate_metrics(Workspace<T>& ws, const T* y, const T* w, idx m, double* sums,
-                                    double* wsums, bool fm) const {
+void Network<T>::accumulate_metrics(Workspace<T>& ws, const T* y, const T* w, idx m, double* state,
+                                    bool fm) const {
     if (metrics_.empty()) return;
     const T* p = ws.A[ops_.size() - 1];
     if (fm) {
         transpose(ws.fm.rows_a.data(), p, n_out(), m);
         p = ws.fm.rows_a.data();
     }
-    for (std::size_t k = 0; k < metrics_.size(); ++k) metric_rows(metrics_[k], y, p, w, m, n_out(), &sums[k], &wsums[k]);
+    metrics_.update(state, y, p, w, m);
 }
 
 template <class T>
@@ -441,10 +445,10 @@ std::vector<double> Network<T>::train_on_batch(const T* x, const T* y, const T* 
     ensure(train_ws_, m, true, 0, int(ops_.size()) - 1, true);
     bool nonfinite = false;
     const double loss = step(train_ws_, x, y, w, m, false, &nonfinite);
-    std::vector<double> sums(metrics_.size(), 0.0), wsums(metrics_.size(), 0.0);
-    accumulate_metrics(train_ws_, y, w, m, sums.data(), wsums.data(), fm_);
+    std::vector<double> state(std::size_t(metrics_.state_size()), 0.0);
+    accumulate_metrics(train_ws_, y, w, m, state.data(), fm_);
     std::vector<double> out{loss};
-    for (std::size_t k = 0; k < metrics_.size(); ++k) out.push_back(wsums[k] > 0 ? sums[k] / wsums[k] : 0.0);
+    for (double v : metrics_.results(state.data())) out.push_back(v);
     return out;
 }
 
@@ -465,8 +469,7 @@ void Network<T>::begin_epoch_locked(idx n, bool shuffle, idx batch) {
     if (shuffle_)  // Fisher-Yates
         for (idx i = n - 1; i > 0; --i) std::swap(perm_[i], perm_[shuffle_rng_.below(std::uint64_t(i + 1))]);
     ep_loss_ = ep_count_ = 0;
-    ep_msum_.assign(metrics_.size(), 0.0);
-    ep_mw_.assign(metrics_.size(), 0.0);
+    ep_mstate_.assign(std::size_t(metrics_.state_size()), 0.0);
 }
 
 template <class T>
@@ -518,7 +521,7 @@ Status Network<T>::train_batches_locked(const T* X, const T* Y, const T* W, idx 
         }
         ep_loss_ += loss * double(m);  // Keras's loss tracker: batch means weighted by batch size
         ep_count_ += double(m);
-        accumulate_metrics(ws, yb, wb, m, ep_msum_.data(), ep_mw_.data(), fm_);
+        accumulate_metrics(ws, yb, wb, m, ep_mstate_.data(), fm_);
         ++*batches_done;
         if (interrupted && interrupted()) return Status::Interrupted;
     }
@@ -528,7 +531,8 @@ Status Network<T>::train_batches_locked(const T* X, const T* Y, const T* W, idx 
 template <class T>
 std::vector<double> Network<T>::epoch_logs() const {
     std::vector<double> out{ep_count_ > 0 ? ep_loss_ / ep_count_ : std::nan("")};
-    for (std::size_t k = 0; k < metrics_.size(); ++k) out.push_back(ep_mw_[k] > 0 ? ep_msum_[k] / ep_mw_[k] : 0.0);
+    if (ep_mstate_.size() == std::size_t(metrics_.state_size()))
+        for (double v : metrics_.results(ep_mstate_.data())) out.push_back(v);
     return out;
 }
 
@@ -591,7 +595,7 @@ std::vector<double> Network<T>::evaluate(const T* X, const T* Y, const T* W, idx
     const idx cap = std::max<idx>(1, std::min(batch, n));
     ensure(ws, cap, false, 0, last, true);
     const idx nx = n_in(), ny = target_cols();
-    std::vector<double> sums(metrics_.size(), 0.0), wsums(metrics_.size(), 0.0);
+    std::vector<double> state(std::size_t(metrics_.state_size()), 0.0);
     double total = 0;
     std::shared_lock lock(mtx_);
     for (idx start = 0; start < n; start += batch) {
@@ -600,11 +604,11 @@ std::vector<double> Network<T>::evaluate(const T* X, const T* Y, const T* W, idx
         const T* w = W ? W + start : nullptr;
         forward(ws, X + start * nx, m, false, 0, last);
         total += loss_and_grad(ws, y, w, m, false);
-        accumulate_metrics(ws, y, w, m, sums.data(), wsums.data(), false);
+        accumulate_metrics(ws, y, w, m, state.data(), false);
     }
     const double reg = regularization();
     std::vector<double> out{n > 0 ? total / double(n) + reg : std::nan("")};
-    for (std::size_t k = 0; k < metrics_.size(); ++k) out.push_back(wsums[k] > 0 ? sums[k] / wsums[k] : 0.0);
+    for (double v : metrics_.results(state.data())) out.push_back(v);
     return out;
 }
 
@@ -657,6 +661,8 @@ void Network<T>::set_layout(int layout) {
 template <class T>
 void Network<T>::set_learning_rate(double lr) {
     if (!std::isfinite(lr) || lr < 0) fail("learning_rate", "a finite number >= 0", std::to_string(lr));
+    if (opt_.cfg.schedule.kind != SchedKind::None)
+        fail("learning_rate", "no change: the optimizer follows a learning-rate schedule", std::to_string(lr));
     std::unique_lock lock(mtx_);
     opt_.cfg.learning_rate = lr;
 }

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "common.hpp"
+#include "metrics.hpp"
 #include "optimizers.hpp"
 #include "random.hpp"
 #include "op_table.hpp"
@@ -62,7 +63,7 @@ public:
     // Appends an op of kind `kind` (a row name of op_table, e.g. "dense") taking n_in features and giving n_out
     // (the units of a Dense; n_in again for ops that keep the width); its row reads and checks args.
     void add_op(const std::string& kind, idx n_in, idx n_out, const OpArgs& args);
-    void compile(Loss loss, bool from_logits, const OptConfig& opt, const std::vector<Metric>& metrics);
+    void compile(const LossSpec& loss, const OptConfig& opt, const std::vector<MetricSpec>& metrics);
 
     const std::vector<Op>& ops() const { return ops_; }
     const std::vector<ParamSpec>& param_specs() const { return specs_; }
@@ -119,7 +120,10 @@ public:
     // For tests that check the two paths against each other.
     void set_layout(int layout);
     bool feature_major() const { return fm_; }
-    double learning_rate() const { return opt_.cfg.learning_rate; }
+    double learning_rate() const { return opt_.lr_at(opt_.iterations); }
+    const MetricSet& metrics() const { return metrics_; }
+    // The running metric states of the current epoch (one flat array, MetricSet layout; mergeable by addition).
+    const std::vector<double>& epoch_metric_state() const { return ep_mstate_; }
     Optimizer<T>& optimizer() { return opt_; }
     std::shared_mutex& mutex() const { return mtx_; }
     // The shuffling and dropout generators' states (saved with a model so resumed training repeats exactly).
@@ -169,8 +173,7 @@ private:
     void for_each_regularized(F&& f) const;
     double regularization() const;
     void add_regularization_grad();
-    void accumulate_metrics(Workspace<T>& ws, const T* y, const T* w, idx m, double* sums, double* wsums,
-                            bool fm) const;
+    void accumulate_metrics(Workspace<T>& ws, const T* y, const T* w, idx m, double* state, bool fm) const;
     double step(Workspace<T>& ws, const T* x, const T* y, const T* w, idx m, bool stop_on_nonfinite, bool* nonfinite);
 
     std::vector<Op> ops_;
@@ -183,19 +186,18 @@ private:
     mutable Rng dropout_rng_;  // drawn only by training calls, which hold the exclusive lock
 
     bool compiled_ = false;
-    Loss loss_ = Loss::MSE;
-    bool from_logits_ = false;
+    LossSpec loss_;
     bool fused_ = false;  // softmax + CE or sigmoid + BCE on the last op: loss taken from its logits
     bool fm_ = false;     // every layer small: train in the feature-major layout (small.hpp)
     int layout_ = -1;     // see set_layout
-    std::vector<Metric> metrics_;
+    MetricSet metrics_;
 
     Workspace<T> train_ws_;
     std::vector<idx> perm_;
     std::uint64_t run_ = 0;  // training calls so far (a cache key: data is fixed only within one call)
     bool shuffle_ = false;
     double ep_loss_ = 0, ep_count_ = 0;
-    std::vector<double> ep_msum_, ep_mw_;
+    std::vector<double> ep_mstate_;
 
     mutable std::shared_mutex mtx_;
     mutable std::mutex pool_mtx_;

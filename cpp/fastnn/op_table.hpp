@@ -26,6 +26,7 @@
 #include "ops_dense.hpp"
 #include "ops_noise.hpp"
 #include "ops_normalization.hpp"
+#include "ops_rectifiers.hpp"
 
 namespace fastnn {
 
@@ -40,6 +41,12 @@ const std::vector<OpRow<T>>& op_table() {
         unitnorm_row<T>(),
         normalization_row<T>(),
         rescaling_row<T>(),
+        relu_row<T>(),
+        elu_row<T>(),
+        prelu_row<T>(),
+        gaussian_noise_row<T>(),
+        gaussian_dropout_row<T>(),
+        alpha_dropout_row<T>(),
     };
     return table;
 }

@@ -4,7 +4,8 @@
 // BatchNormalization (keras/src/layers/normalization/batch_normalization.py; ops.batch_normalization):
 //   training and trainable: mu_j, var_j = mean, biased variance of column j over the batch;
 //     moving_mean = moving_mean * momentum + mu * (1 - momentum)  (likewise moving_variance with var)
-//   otherwise (inference, or a frozen op as Keras 3): mu, var = moving_mean, moving_variance
+//   otherwise (inference, a frozen op as Keras 3, or argument inference=1: inside a model called with
+//   training=False): mu, var = moving_mean, moving_variance
 //   y = gamma * (x - mu) / sqrt(var + epsilon) + beta
 //   weights: gamma, beta (trainable, when scale / center), moving_mean, moving_variance (state).
 // LayerNormalization (layer_normalization.py): mu_i, var_i over the features of sample i (biased);
@@ -92,7 +93,7 @@ void batchnorm_backward(T* dinp, T* dgamma, T* dbeta, const T* dout, const T* xh
     }
 }
 
-enum BatchNormNum { kBnMomentum = 0, kBnEpsilon = 1, kBnScale = 2, kBnCenter = 3 };
+enum BatchNormNum { kBnMomentum = 0, kBnEpsilon = 1, kBnScale = 2, kBnCenter = 3, kBnInference = 4 };
 
 inline void reg_pair(OpArgReader& args, const char* key, ParamDecl* d) {
     const std::string k(key);
@@ -106,7 +107,8 @@ inline void batchnorm_build(OpBuild& b, OpArgReader& args) {
     const double eps = args.number("epsilon", 1e-3);
     if (!(eps > 0)) fail("epsilon (BatchNormalization)", "a number > 0", std::to_string(eps));
     const bool scale = args.flag("scale", true), center = args.flag("center", true);
-    b.op.num = {momentum, eps, double(scale), double(center)};
+    const bool inference = args.flag("inference", false);  // always the moving statistics (training=False)
+    b.op.num = {momentum, eps, double(scale), double(center), double(inference)};
     const idx n = b.op.n_in;
     ParamDecl gamma{"gamma", {n}, args.init("gamma_initializer", {"ones", 0, 0})};
     reg_pair(args, "gamma", &gamma);
@@ -151,7 +153,7 @@ void batchnorm_op_forward(const OpCall<T>& c) {
     T* mmean = c.param(s.mean);
     T* mvar = c.param(s.var);
     const T eps = T(op.num[kBnEpsilon]);
-    if (c.training && op.trainable) {
+    if (c.training && op.trainable && op.num[kBnInference] == 0) {
         T* var = rstd;
         batch_moments(mu, var, c.in, m, n);
         const T mom = T(op.num[kBnMomentum]);
@@ -179,7 +181,8 @@ T* batchnorm_op_backward(const OpCall<T>& c, T* dinp, T* dout) {
     const T* rstd = c.scratch + std::size_t(m * n) + n;
     batchnorm_backward(dinp ? dout : nullptr, s.gamma >= 0 ? c.grad(s.gamma) : nullptr,
                        s.beta >= 0 ? c.grad(s.beta) : nullptr, dout, xhat, rstd,
-                       s.gamma >= 0 ? c.param(s.gamma) : nullptr, c.training && op.trainable, m, n);
+                       s.gamma >= 0 ? c.param(s.gamma) : nullptr,
+                       c.training && op.trainable && op.num[kBnInference] == 0, m, n);
     return dout;  // computed in place
 }
 

@@ -51,12 +51,111 @@ void opt_validate(const OptConfig& c) {
     finite_nonneg("clipnorm", c.clipnorm);
     finite_nonneg("clipvalue", c.clipvalue);
     finite_nonneg("global_clipnorm", c.global_clipnorm);
+    schedule_validate(c.schedule);
     if (c.momentum >= 1) fail("momentum", "a number in [0, 1)", std::to_string(c.momentum));
     if ((c.clipnorm > 0) + (c.clipvalue > 0) + (c.global_clipnorm > 0) > 1)
         fail("gradient clipping", "only one of clipnorm, clipvalue and global_clipnorm (as Keras)", "several");
     unit("rho", c.rho);
     unit("beta_1", c.beta_1);
     unit("beta_2", c.beta_2);
+}
+
+SchedKind schedule_kind(const std::string& name) {
+    static const std::pair<const char*, SchedKind> kinds[] = {
+        {"ExponentialDecay", SchedKind::ExponentialDecay}, {"InverseTimeDecay", SchedKind::InverseTimeDecay},
+        {"PiecewiseConstantDecay", SchedKind::PiecewiseConstantDecay}, {"PolynomialDecay", SchedKind::PolynomialDecay},
+        {"CosineDecay", SchedKind::CosineDecay}, {"CosineDecayRestarts", SchedKind::CosineDecayRestarts}};
+    std::string all;
+    for (const auto& [k, v] : kinds) {
+        if (name == k) return v;
+        all += all.empty() ? k : std::string(", ") + k;
+    }
+    fail("learning-rate schedule", "one of " + all, "'" + name + "'");
+}
+
+void schedule_validate(const Schedule& s) {
+    if (s.kind == SchedKind::None) return;
+    auto finite = [](const char* what, double v) {
+        if (!std::isfinite(v)) fail(what, "a finite number", std::to_string(v));
+    };
+    if (s.kind == SchedKind::PiecewiseConstantDecay) {
+        if (s.boundaries.size() + 1 != s.values.size())
+            fail("boundaries and values (PiecewiseConstantDecay)", "one more value than boundaries",
+                 std::to_string(s.boundaries.size()) + " boundaries and " + std::to_string(s.values.size()) + " values");
+        for (double v : s.boundaries) finite("boundaries (PiecewiseConstantDecay)", v);
+        for (std::size_t i = 1; i < s.boundaries.size(); ++i)
+            if (!(s.boundaries[i] > s.boundaries[i - 1]))
+                fail("boundaries (PiecewiseConstantDecay)", "strictly increasing numbers", "a list that is not");
+        for (double v : s.values)
+            if (!std::isfinite(v) || v < 0) fail("values (PiecewiseConstantDecay)", "finite numbers >= 0", std::to_string(v));
+        return;
+    }
+    finite("initial_learning_rate", s.initial_learning_rate);
+    const char* steps = s.kind == SchedKind::CosineDecayRestarts ? "first_decay_steps" : "decay_steps";
+    if (!(std::isfinite(s.decay_steps) && s.decay_steps > 0)) fail(steps, "a number > 0", std::to_string(s.decay_steps));
+    finite("decay_rate", s.decay_rate);
+    finite("end_learning_rate", s.end_learning_rate);
+    finite("power", s.power);
+    finite("alpha", s.alpha);
+    finite("warmup_target", s.warmup_target);
+    if (!(std::isfinite(s.warmup_steps) && s.warmup_steps >= 0))
+        fail("warmup_steps", "a number >= 0", std::to_string(s.warmup_steps));
+    if (!(std::isfinite(s.t_mul) && s.t_mul > 0)) fail("t_mul", "a number > 0", std::to_string(s.t_mul));
+    finite("m_mul", s.m_mul);
+}
+
+double Schedule::lr_at(double step) const {
+    constexpr double kPi = 3.14159265358979323846;
+    switch (kind) {
+        case SchedKind::None:
+            return 0.0;
+        case SchedKind::ExponentialDecay: {  // lr0 * rate^(step / decay_steps)
+            double p = step / decay_steps;
+            if (staircase) p = std::floor(p);
+            return initial_learning_rate * std::pow(decay_rate, p);
+        }
+        case SchedKind::InverseTimeDecay: {  // lr0 / (1 + rate * step / decay_steps)
+            double p = step / decay_steps;
+            if (staircase) p = std::floor(p);
+            return initial_learning_rate / (1.0 + decay_rate * p);
+        }
+        case SchedKind::PiecewiseConstantDecay: {  // values[i] for boundaries[i-1] < step <= boundaries[i]
+            std::size_t i = 0;
+            while (i < boundaries.size() && step > boundaries[i]) ++i;
+            return values[i];
+        }
+        case SchedKind::PolynomialDecay: {  // (lr0 - end) (1 - step / steps)^power + end
+            double steps = decay_steps, t = step;
+            if (cycle) steps *= step == 0 ? 1.0 : std::ceil(step / decay_steps);
+            else t = std::min(t, decay_steps);
+            return (initial_learning_rate - end_learning_rate) * std::pow(1.0 - t / steps, power) + end_learning_rate;
+        }
+        case SchedKind::CosineDecay: {
+            auto decay = [&](double t, double from) {
+                const double cosine = 0.5 * (1.0 + std::cos(kPi * t / decay_steps));
+                return from * ((1 - alpha) * cosine + alpha);
+            };
+            if (!has_warmup) return decay(std::min(step, decay_steps), initial_learning_rate);
+            const double t = std::min(step, decay_steps + warmup_steps);
+            if (t < warmup_steps)  // linear warmup from lr0 to warmup_target
+                return (warmup_target - initial_learning_rate) * (t / warmup_steps) + initial_learning_rate;
+            return decay(t - warmup_steps, warmup_target);
+        }
+        case SchedKind::CosineDecayRestarts: {  // SGDR (Loshchilov & Hutter), Keras's closed form
+            double frac = step / decay_steps, i_restart;
+            if (t_mul == 1.0) {
+                i_restart = std::floor(frac);
+                frac -= i_restart;
+            } else {
+                i_restart = std::floor(std::log(1.0 - frac * (1.0 - t_mul)) / std::log(t_mul));
+                const double sum_r = (1.0 - std::pow(t_mul, i_restart)) / (1.0 - t_mul);
+                frac = (frac - sum_r) / std::pow(t_mul, i_restart);
+            }
+            const double cosine = 0.5 * std::pow(m_mul, i_restart) * (1.0 + std::cos(kPi * frac));
+            return initial_learning_rate * ((1 - alpha) * cosine + alpha);
+        }
+    }
+    return 0.0;
 }
 
 template <class T>

@@ -156,30 +156,21 @@ double weighted_sum(const T* acc, const T* w, idx m) {
     return total;
 }
 
-// sum_j w_j L_j for feature-major predictions Pt (k, m) (logits when `logits`) and targets Yt (k, m), or (1, m)
-// class indices for SparseCCE; dPt = scale * w_j * dL_j/dP when not null. Same definitions as loss_rows.
+// sum_j w_j L_j for feature-major predictions Pt (k, m) (logits when spec.logits) and targets Yt (k, m), or (1, m)
+// class indices for SparseCCE; dPt = scale * w_j * dL_j/dP when not null. Same definitions as loss_rows: the
+// elementwise losses share with_elementwise; categorical cross-entropy from logits has its own column loops; the
+// other row losses run loss_rows on transposed copies.
 template <class T>
-double fm_loss(Loss loss, bool logits, const T* Yt, const T* Pt, const T* w, T* dPt, idx m, idx k, T scale,
+double fm_loss(const LossSpec& spec, const T* Yt, const T* Pt, const T* w, T* dPt, idx m, idx k, T scale,
                FmScratch<T>& s) {
-    const bool ce = loss == Loss::CCE || loss == Loss::SparseCCE;
-    if (ce && !logits) {  // probabilities: the row-major code on transposed copies
-        transpose(s.rows_a.data(), Pt, k, m);
-        std::vector<T> yrows;
-        const T* y = Yt;
-        if (loss == Loss::CCE) {
-            yrows.resize(std::size_t(m * k));
-            transpose(yrows.data(), Yt, k, m);
-            y = yrows.data();
-        }
-        const double total = loss_rows(loss, false, y, s.rows_a.data(), w, dPt ? s.rows_b.data() : nullptr, m, k, scale);
-        if (dPt) transpose(dPt, s.rows_b.data(), m, k);
-        return total;
-    }
+    const bool ce = spec.kind == Loss::CCE || spec.kind == Loss::SparseCCE;
     T* acc = s.s0.data();
     std::fill(acc, acc + m, T(0));
-    if (ce) {  // from logits: L_j = sum(y) lse_j - sum(y z)
-        if (loss == Loss::SparseCCE)
+    if (ce && spec.logits) {  // L_j = sum(t) lse_j - sum(t z), t = y (1 - ls) + ls / k
+        const bool sparse = spec.kind == Loss::SparseCCE;
+        if (sparse)
             for (idx j = 0; j < m; ++j) sparse_label(Yt, j, k);
+        const T a = T(1 - spec.smoothing), b = T(spec.smoothing / double(k));
         T* mx = s.s1.data();
         T* sum = s.s2.data();
         std::copy(Pt, Pt + m, mx);
@@ -191,29 +182,31 @@ double fm_loss(Loss loss, bool logits, const T* Yt, const T* Pt, const T* w, T* 
 #pragma omp simd
             for (idx j = 0; j < m; ++j) sum[j] += vexp(Pt[c * m + j] - mx[j]);
         for (idx j = 0; j < m; ++j) mx[j] += vlog(sum[j]);  // mx now holds lse
-        const bool sparse = loss == Loss::SparseCCE;
         T* ysum = sum;
         std::fill(ysum, ysum + m, sparse ? T(1) : T(0));
-        if (!sparse)
+        if (!sparse) {
             for (idx c = 0; c < k; ++c)
 #pragma omp simd
                 for (idx j = 0; j < m; ++j) ysum[j] += Yt[c * m + j];
+#pragma omp simd
+            for (idx j = 0; j < m; ++j) ysum[j] = ysum[j] * a + T(k) * b;
+        }
         for (idx c = 0; c < k; ++c) {
             const T* p = Pt + c * m;
 #pragma omp simd
             for (idx j = 0; j < m; ++j) {
-                const T y = sparse ? T(Yt[j] == T(c)) : Yt[c * m + j];
+                const T y = (sparse ? T(Yt[j] == T(c)) : Yt[c * m + j]) * a + b;
                 acc[j] += (y == T(0)) ? T(0) : y * (mx[j] - p[j]);
                 if (dPt) dPt[c * m + j] = scale * (w ? w[j] : T(1)) * (vexp(p[j] - mx[j]) * ysum[j] - y);
             }
         }
         return weighted_sum(acc, w, m);
     }
-    // Elementwise losses: L_j = mean over the k outputs; one vectorizable loop per loss (l: loss, d: dl/dp).
-    const T inv_k = T(1) / T(k);
-    const bool hinge01 = (loss == Loss::Hinge || loss == Loss::SquaredHinge) && labels_are_binary01(Yt, m * k);
-    const T eps = T(kProbEps);
-    auto each = [&](auto&& f) {
+    const bool hinge01 =
+        (spec.kind == Loss::Hinge || spec.kind == Loss::SquaredHinge) && labels_are_binary01(Yt, m * k);
+    double total = 0;
+    const bool elementwise = with_elementwise<T>(spec, hinge01, [&](auto f, bool mean) {
+        const T inv = mean ? T(1) / T(k) : T(1);
         for (idx c = 0; c < k; ++c) {
             const T* p = Pt + c * m;
             const T* y = Yt + c * m;
@@ -223,7 +216,7 @@ double fm_loss(Loss loss, bool logits, const T* Yt, const T* Pt, const T* w, T* 
                 for (idx j = 0; j < m; ++j) {
                     T dl;
                     acc[j] += f(p[j], y[j], &dl);
-                    d[j] = scale * (w ? w[j] : T(1)) * inv_k * dl;
+                    d[j] = scale * (w ? w[j] : T(1)) * inv * dl;
                 }
             } else {
 #pragma omp simd
@@ -233,52 +226,22 @@ double fm_loss(Loss loss, bool logits, const T* Yt, const T* Pt, const T* w, T* 
                 }
             }
         }
-    };
-    auto sgn = [](T e) { return T((e > T(0)) - (e < T(0))); };
-    switch (loss) {
-        case Loss::MSE:
-            each([](T p, T y, T* dl) { const T e = p - y; *dl = T(2) * e; return e * e; });
-            break;
-        case Loss::MAE:
-            each([&](T p, T y, T* dl) { const T e = p - y; *dl = sgn(e); return std::fabs(e); });
-            break;
-        case Loss::Huber:
-            each([&](T p, T y, T* dl) {
-                const T e = p - y, ae = std::fabs(e);
-                *dl = ae <= T(1) ? e : sgn(e);
-                return ae <= T(1) ? T(0.5) * e * e : ae - T(0.5);
-            });
-            break;
-        case Loss::BCE:
-            if (logits)  // max(z,0) - z y + log(1 + exp(-|z|)); d = sigmoid(z) - y, with one exp
-                each([](T z, T y, T* dl) {
-                    const T e = vexp(-std::fabs(z));
-                    const T r = T(1) / (T(1) + e);
-                    *dl = (z >= T(0) ? r : e * r) - y;
-                    return std::max(z, T(0)) - z * y + vlog1p(e);
-                });
-            else
-                each([&](T p, T y, T* dl) {
-                    const T q = std::min(std::max(p, eps), T(1) - eps);
-                    *dl = (p > eps && p < T(1) - eps) ? -y / q + (T(1) - y) / (T(1) - q) : T(0);
-                    return -(y * vlog(q) + (T(1) - y) * vlog(T(1) - q));
-                });
-            break;
-        case Loss::Hinge:
-        case Loss::SquaredHinge: {
-            const bool sq = loss == Loss::SquaredHinge;
-            each([&](T p, T y, T* dl) {
-                const T t = hinge01 ? T(2) * y - T(1) : y;
-                const T mrg = std::max(T(1) - t * p, T(0));
-                *dl = mrg > T(0) ? (sq ? T(-2) * mrg * t : -t) : T(0);
-                return sq ? mrg * mrg : mrg;
-            });
-            break;
-        }
-        default:
-            break;
+        total = weighted_sum(acc, w, m) * double(inv);
+    });
+    if (elementwise) return total;
+    // Row losses (probabilities into categorical cross-entropy, categorical hinge, cosine similarity): the
+    // row-major code on transposed copies.
+    transpose(s.rows_a.data(), Pt, k, m);
+    std::vector<T> yrows;
+    const T* y = Yt;
+    if (spec.kind != Loss::SparseCCE) {
+        yrows.resize(std::size_t(m * k));
+        transpose(yrows.data(), Yt, k, m);
+        y = yrows.data();
     }
-    return weighted_sum(acc, w, m) / double(k);
+    total = loss_rows(spec, y, s.rows_a.data(), w, dPt ? s.rows_b.data() : nullptr, m, k, scale);
+    if (dPt) transpose(dPt, s.rows_b.data(), m, k);
+    return total;
 }
 
 template <class T>

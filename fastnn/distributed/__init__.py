@@ -330,6 +330,19 @@ def _average_logs(logs):
     return out
 
 
+def _merge_epoch_logs(net):
+    """The epoch's [loss, metrics...] over every rank. The loss is the ranks' mean (every rank trains on as many
+    samples); the metrics come from the ranks' metric states summed (engine accumulators: sums of weighted values,
+    confusion counts, AUC's threshold histograms), so AUC, precision or F1 are exactly those of the whole data."""
+    w = _world
+    values = net.epoch_logs()
+    if w is None or w.size == 1:
+        return values
+    state = np.asarray(net.epoch_metric_state(), dtype=np.float64)
+    merged = _reduce(np.concatenate([[values[0]], state]))
+    return [float(merged[0])] + list(net.metric_results(merged[1:] * w.size))
+
+
 def _check_fit(n, batch_size):
     """Every rank must run the same number of steps per epoch, or the allreduce would wait for ever."""
     w = _world

@@ -47,22 +47,48 @@ def plot_activation(names=("sigmoid", "tanh", "relu", "step"), x=None, ax=None, 
     return Drawing(ax=ax, lines=lines, x=xs)
 
 
-# Layers that keep the width, drawn joined unit to unit.
-_WIDTH_KEEPING = ("BatchNormalization", "LayerNormalization", "UnitNormalization", "Normalization", "Rescaling")
+def _expand_nested(layers, prefix=""):
+    """(layer, name) for every layer, a nested model's layers in its place (its InputLayer left out)."""
+    out = []
+    for i, layer in enumerate(layers):
+        inner = getattr(layer, "layers", None)
+        if inner is not None and callable(getattr(layer, "summary", None)):
+            inner = [lay for lay in inner if type(lay).__name__ != "InputLayer"]
+            out += _expand_nested(inner, f"{prefix}{layer_name(layer, i)}/")
+        else:
+            out.append((layer, prefix + layer_name(layer, i)))
+    return out
+
+
+_SHOWN_ARGS = ("rate", "stddev", "alpha", "negative_slope", "max_value", "threshold", "axis")
+
+
+def _elementwise_label(layer, kind):
+    """A layer that keeps its width (fastnn's activation, noise and normalization layers): its kind and the
+    arguments that tell it apart, e.g. "GaussianNoise(stddev=0.1)"."""
+    get_config = getattr(layer, "get_config", None)
+    cfg = get_config() if callable(get_config) else {}
+    args = ", ".join(f"{k}={cfg[k]:g}" if isinstance(cfg[k], float) else f"{k}={cfg[k]}"
+                     for k in _SHOWN_ARGS if cfg.get(k) is not None)
+    return f"{kind}({args})" if args else kind
 
 
 def _columns(model):
-    """(title, units, kind) for the input and every layer after it."""
+    """(title, units, kind) for the input and every layer after it (nested models' layers in place)."""
+    from fastnn.layers import Layer
+
     layers, offset = model_layers(model)
-    # The input width is the first Dense kernel's row count (the layers drawn before it keep the width).
-    stages = dense_stages(model, [layer for layer in layers if type(layer).__name__ not in _WIDTH_KEEPING])
-    cols = [("Input", int(stages[0].kernel.shape[0]), "input")]
-    units = cols[0][1]
-    for i, layer in enumerate(layers[offset:], start=offset):
+    flat = _expand_nested(layers[offset:])
+    stages = iter(dense_stages(model, layers=[lay for lay, _ in flat if type(lay).__name__ == "Dense"]))
+    first = next(stages)
+    cols = [("Input", int(first.kernel.shape[0]), "input")]
+    units, stage = cols[0][1], first
+    for i, (layer, name) in enumerate(flat, start=offset):
         kind = type(layer).__name__
-        name = layer_name(layer, i)
         if kind == "Dense":
-            units = int(getattr(layer, "units", None) or layer.get_weights()[0].shape[1])
+            stage = stage if stage is not None else next(stages)
+            units = int(getattr(layer, "units", None) or stage.kernel.shape[1])
+            stage = None
             cols.append((f"{name}\nDense({units})\n{layer_activation(layer)}", units, "dense"))
         elif kind == "Dropout":
             rate = layer.get_config().get("rate") if callable(getattr(layer, "get_config", None)) else None
@@ -71,18 +97,19 @@ def _columns(model):
             cols.append((f"{name}\nActivation\n{layer_activation(layer)}", units, "elementwise"))
         elif kind == "Flatten":
             cols.append((f"{name}\nFlatten", units, "elementwise"))
-        elif kind in _WIDTH_KEEPING:
-            cols.append((f"{name}\n{kind}", units, "elementwise"))
+        elif isinstance(layer, Layer) and layer.output_size(units) == units:
+            cols.append((f"{name}\n{_elementwise_label(layer, kind)}", units, "elementwise"))
         else:
             raise ValueError(f"model.layers[{i}]: expected Dense, Activation, Dropout, Flatten, InputLayer or a "
-                             f"normalization layer, got {kind}")
+                             f"layer that keeps its width, got {kind}")
     return cols
 
 
 def plot_model(model, ax=None, max_units=8, title=None):
     """A diagram of the network: one column of units per layer (the input first), each titled
     with its name, size and activation; Dense layers fully connected, element-wise layers
-    (Activation, Dropout, Flatten, the normalization layers) joined unit to unit. Columns with more than ``max_units`` units show
+    (Activation, Dropout, Flatten, the activation, noise and normalization layers) joined unit to unit; a
+    nested model's layers drawn in its place, named "outer/inner". Columns with more than ``max_units`` units show
     the first and last ones around a gap.
 
     Returns a Drawing: ax, units (list per column of the Circles drawn), sizes (units per

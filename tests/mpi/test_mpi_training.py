@@ -259,3 +259,33 @@ def test_rank_0_alone_draws_the_progress_bar_and_the_ranks_stay_in_step(capsys):
     assert same_on_every_rank(model.get_weights())
     for w, w_ref in zip(model.get_weights(), ref.get_weights()):
         assert_close(w, w_ref, "float64", "trajectory")
+
+
+def test_training_metrics_come_from_the_merged_states_of_every_rank():
+    # Learning rate 0: the weights stay put, so the epoch's metrics are those of the fixed model on all the data.
+    # AUC, precision and recall are not means of per-rank values: they must come from summed states.
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(256, 6))
+    y = (x[:, 0] + 0.5 * rng.normal(size=256) > 0).astype(np.float64)
+    metrics = ["auc", fastnn.metrics.Precision(name="precision"), fastnn.metrics.Recall(name="recall")]
+
+    def model():
+        fastnn.utils.set_random_seed(5)
+        m = fastnn.Sequential([fastnn.layers.Input((6,)), fastnn.layers.Dense(1, activation="sigmoid")])
+        return m
+
+    whole = model()
+    whole.compile(fastnn.optimizers.SGD(0.0), "binary_crossentropy", metrics=metrics)
+    expected = whole.evaluate(x, y, batch_size=32, verbose=0, return_dict=True)
+    dist_model = model()
+    dist_model.compile(fd.DistributedOptimizer(fastnn.optimizers.SGD(0.0)), "binary_crossentropy", metrics=metrics)
+    xs, ys = fd.shard(x, y)
+    logs = dist_model.fit(xs, ys, batch_size=32 // R, epochs=1, shuffle=False, verbose=0).history
+    for name in ("auc", "precision", "recall", "loss"):
+        assert abs(logs[name][0] - expected[name]) < 1e-6, (name, logs[name][0], expected[name])
+    # the per-rank values differ from the whole data's: averaging them would not give these numbers
+    mine = model()
+    mine.compile(fastnn.optimizers.SGD(0.0), "binary_crossentropy", metrics=metrics)
+    local = mine.evaluate(xs, ys, batch_size=16, verbose=0, return_dict=True)
+    spread = COMM.allgather(local["auc"])
+    assert max(spread) - min(spread) > 1e-4

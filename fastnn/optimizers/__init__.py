@@ -8,7 +8,9 @@ import numbers
 
 import math
 
-from ._names import unknown_name_error
+from .._names import unknown_name_error
+from . import schedules
+from .schedules import LearningRateSchedule
 
 
 class Optimizer:
@@ -35,16 +37,32 @@ class Optimizer:
             if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v) or v < 0:
                 raise ValueError(f"{key}: expected a finite number >= 0, got {v!r}")
             self._config[key] = float(v)  # NumPy scalars too: the config is saved as JSON
-        self._lr = _check_lr(learning_rate)
+        self._schedule = learning_rate if isinstance(learning_rate, LearningRateSchedule) else None
+        self._lr = _check_lr(learning_rate) if self._schedule is None else None
         self.name = name or self.engine_name
         self._net = None
 
     @property
     def learning_rate(self):
-        return float(self._net.learning_rate) if self._net is not None else self._lr
+        """The learning rate of the next step (a schedule's value at `iterations`)."""
+        if self._net is not None:
+            return float(self._net.learning_rate)
+        return float(self._schedule(0)) if self._schedule is not None else self._lr
 
     @learning_rate.setter
     def learning_rate(self, value):
+        if isinstance(value, LearningRateSchedule):
+            if self._net is not None:
+                raise ValueError("learning_rate: a schedule is set when the optimizer is created or before "
+                                 "compile(); this optimizer already trains a model")
+            schedules.serialize(value)  # one of the engine's schedules
+            self._schedule, self._lr = value, None
+            return
+        if self._schedule is not None:  # Keras 3's BaseOptimizer.learning_rate setter
+            raise TypeError("This optimizer was created with a `LearningRateSchedule` object as its "
+                            "`learning_rate` constructor argument, hence its learning rate is not settable. If you "
+                            "need the learning rate to be settable, you should instantiate the optimizer with a float "
+                            "`learning_rate` argument.")
         self._lr = _check_lr(value)
         if self._net is not None:
             self._net.learning_rate = self._lr
@@ -57,32 +75,39 @@ class Optimizer:
 
     def engine_config(self):
         cfg = {k: v for k, v in self._config.items() if v is not None}
-        cfg["learning_rate"] = self.learning_rate
+        if self._schedule is not None:
+            cfg["schedule"] = schedules.serialize(self._schedule)
+        else:
+            cfg["learning_rate"] = self.learning_rate
         return cfg
 
     def get_config(self):
         cfg = dict(self._config)
-        cfg["learning_rate"] = self.learning_rate
+        cfg["learning_rate"] = (schedules.serialize(self._schedule) if self._schedule is not None
+                                else self.learning_rate)
         cfg["name"] = self.name
         return cfg
 
     def _attach(self, net):
         if getattr(self, "_distributed", False):  # fastnn.distributed.DistributedOptimizer
-            from . import distributed
+            from .. import distributed
             distributed._install_hook(net, self._distributed)
         else:
             net._set_gradient_hook(None)
         self._net = net
-        net.learning_rate = self._lr
+        if self._schedule is None:
+            net.learning_rate = self._lr
 
     def __repr__(self):
-        return f"{type(self).__name__}(learning_rate={self.learning_rate:g})"
+        lr = self._schedule if self._schedule is not None else f"{self.learning_rate:g}"
+        return f"{type(self).__name__}(learning_rate={lr})"
 
 
 def _check_lr(value):
     if callable(value):
-        raise ValueError("learning_rate: learning-rate schedule objects are not supported; pass a number and use "
-                         "fastnn.callbacks.LearningRateScheduler to change it per epoch")
+        raise ValueError(f"learning_rate: expected a number or one of fastnn.optimizers.schedules' schedules "
+                         f"({', '.join(schedules._CLASSES)}), got {value!r}; custom Python schedules cannot run "
+                         "inside the engine")
     try:
         v = float(value)
     except (TypeError, ValueError):
@@ -184,4 +209,6 @@ def deserialize(config):
     cls = _BY_NAME[config["class_name"]]
     cfg = dict(config.get("config") or {})
     cfg.pop("name", None)
+    if isinstance(cfg.get("learning_rate"), dict):
+        cfg["learning_rate"] = schedules.deserialize(cfg["learning_rate"])
     return cls(**cfg)
