@@ -16,6 +16,8 @@
 #include <string>
 
 #include "fastnn/activations.hpp"
+#include "fastnn/bf16.hpp"
+#include "fastnn/blas.hpp"
 #include "fastnn/cpu.hpp"
 #include "fastnn/distributed.hpp"
 #include "fastnn/losses.hpp"
@@ -788,6 +790,52 @@ PYBIND11_MODULE(_core, m) {
               fail("array", "float32 or float64", std::string(py::str(a.dtype())));
           },
           py::arg("array"));
+    // bfloat16 products (mixed_bfloat16 policy): oneDNN is opened from the path Python finds, on first use.
+    m.def("load_onednn", &fastnn::load_onednn, py::arg("path"));
+    m.def("onednn_loaded", &fastnn::onednn_loaded);
+    m.def("bf16_isa", []() { return std::string(bf16_isa_name(fastnn::bf16_isa())); });
+    m.def("cpu_features", []() {
+        const CpuFeatures f = fastnn::cpu_features();
+        py::dict d;
+        d["avx512f"] = f.avx512f;
+        d["avx512_bf16"] = f.avx512_bf16;
+        d["amx_tile"] = f.amx_tile;
+        d["amx_bf16"] = f.amx_bf16;
+        d["os_avx512"] = f.os_avx512;
+        d["os_amx"] = f.os_amx;
+        return d;
+    });
+    m.def("bf16_kernel_name", [](int M, int N, int K) {
+        if (fastnn::bf16_isa() == Bf16Isa::None) fail("bf16_kernel_name", "bfloat16 products", "none available");
+        return fastnn::bf16_kernel_name(M, N, K);
+    });
+    m.def("to_bf16", [](Arr<float> x) {
+        // x rounded to the nearest bfloat16, returned as float32 (for tests and the reference).
+        Arr<float> out(std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
+        std::vector<std::uint16_t> h(std::size_t(x.size()));
+        to_bf16(h.data(), x.data(), h.size());
+        from_bf16(out.mutable_data(), h.data(), h.size());
+        return out;
+    });
+    m.def("gemm_bf16",
+          [](Arr<float> a, Arr<float> b, bool trans_a, bool trans_b) {
+              // op(a) @ op(b) through the engine's product under the mixed_bfloat16 policy (float32 if unavailable).
+              check_2d(a, "a", -1);
+              check_2d(b, "b", -1);
+              const int M = int(trans_a ? a.shape(1) : a.shape(0)), K = int(trans_a ? a.shape(0) : a.shape(1));
+              const int Kb = int(trans_b ? b.shape(1) : b.shape(0)), N = int(trans_b ? b.shape(0) : b.shape(1));
+              if (K != Kb) fail("b", std::to_string(K) + " rows in op(b)", std::to_string(Kb));
+              Arr<float> c({py::ssize_t(M), py::ssize_t(N)});
+              float* cp = c.mutable_data();
+              {
+                  py::gil_scoped_release nogil;
+                  Bf16Scope<float> scope(fastnn::bf16_isa() != Bf16Isa::None);
+                  gemm<float>(trans_a, trans_b, M, N, K, 1.0f, a.data(), int(a.shape(1)), b.data(), int(b.shape(1)),
+                              0.0f, cp, N);
+              }
+              return c;
+          },
+          py::arg("a"), py::arg("b"), py::arg("trans_a") = false, py::arg("trans_b") = false);
     m.def("mpi_average",
           [](py::dict spec, py::array buf) {
               const MpiAllreduceSpec sp = parse_mpi(spec);

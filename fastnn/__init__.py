@@ -19,11 +19,12 @@ import os as _os
 _os.environ.setdefault("GOMP_SPINCOUNT", "5000")
 
 from . import _core  # noqa: E402,F401  (the engine; fails loudly if the extension is missing)
-from . import (activations, backend, callbacks, config, datasets, initializers, layers, losses, metrics, models,
-               optimizers, random, regularizers, utils)
+from . import (activations, backend, callbacks, config, datasets, dtype_policies, initializers, layers, losses, metrics,
+               mixed_precision, models, optimizers, random, regularizers, utils)
 from .layers import Activation, Dense, Dropout, Flatten, Input, InputLayer
 from .models import Model, Sequential, load_model
 from .perceptron import Perceptron
+from .dtype_policies import DTypePolicy
 
 __version__ = "0.1.0"
 
@@ -49,5 +50,5 @@ def __getattr__(name):
 
 __all__ = ["Sequential", "Model", "Dense", "Dropout", "Activation", "Flatten", "Input", "InputLayer", "Perceptron",
            "load_model", "set_num_threads", "get_num_threads", "activations", "backend", "callbacks", "config",
-           "datasets", "initializers", "layers", "losses", "metrics", "models", "optimizers", "random",
+           "datasets", "dtype_policies", "mixed_precision", "DTypePolicy", "initializers", "layers", "losses", "metrics", "models", "optimizers", "random",
            "regularizers", "utils"]

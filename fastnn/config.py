@@ -45,3 +45,15 @@ def set_flush_denormals(enabled):
     """
     from . import _core
     _core.set_flush_denormals(bool(enabled))
+
+
+def set_dtype_policy(policy):
+    """Set the global dtype policy: "float32", "float64" or "mixed_bfloat16" (see fastnn.dtype_policies)."""
+    from . import dtype_policies
+    dtype_policies.set_dtype_policy(policy)
+
+
+def dtype_policy():
+    """The global dtype policy (a DTypePolicy)."""
+    from . import dtype_policies
+    return dtype_policies.dtype_policy()

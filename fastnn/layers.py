@@ -8,7 +8,7 @@ Calling a layer on a symbolic tensor (`Dense(3)(Input(shape=(2,)))`) chains laye
 
 import numpy as np
 
-from . import activations, initializers, regularizers
+from . import activations, dtype_policies, initializers, regularizers
 from ._naming import to_snake_case, unique_name
 from ._validation import check_fraction, check_int
 
@@ -85,9 +85,11 @@ class Layer(WeightsView):
         if name is not None and (not isinstance(name, str) or not name):
             raise ValueError(f"name: expected a non-empty string, got {name!r}")
         self.name = name or unique_name(self._prefix or to_snake_case(type(self).__name__))
-        if dtype not in (None, "float32", "float64", np.float32, np.float64):
-            raise ValueError(f"dtype: expected 'float32' or 'float64', got {dtype!r}")
-        self._dtype = None if dtype is None else np.dtype(dtype).name
+        # dtype: a policy ("float32", "float64", "mixed_bfloat16", a DTypePolicy) or a float dtype; without one the
+        # layer takes the global policy as it is now (Keras 3). _dtype is the storage dtype asked for, if any.
+        policy = dtype_policies.get(dtype)
+        self._dtype_policy = policy
+        self._dtype = None if dtype is None else policy.variable_dtype
         self._input_size, self._sample_shape = _input_size_from(input_shape, input_dim, type(self).__name__)
         self.trainable = bool(trainable)
         self._home = None  # (engine holder, op index) once a model has built this layer
@@ -103,7 +105,19 @@ class Layer(WeightsView):
 
     @property
     def dtype(self):
-        return self._dtype or (self._home[0].dtype if self._home else "float32")
+        return self._dtype or (self._home[0].dtype if self._home else self._dtype_policy.variable_dtype)
+
+    @property
+    def dtype_policy(self):
+        return self._dtype_policy
+
+    @property
+    def compute_dtype(self):
+        return self._dtype_policy.compute_dtype
+
+    @property
+    def variable_dtype(self):
+        return self._dtype_policy.variable_dtype
 
     @property
     def built(self):
@@ -170,8 +184,8 @@ class Layer(WeightsView):
 
     def get_config(self):
         cfg = {"name": self.name, "trainable": self.trainable}
-        if self._dtype:
-            cfg["dtype"] = self._dtype
+        if self._dtype or self._dtype_policy.is_mixed:
+            cfg["dtype"] = self._dtype_policy.name
         return cfg
 
     def __repr__(self):

@@ -32,7 +32,7 @@ import threading
 
 import numpy as np
 
-from . import _core, config, losses, metrics as metrics_module, optimizers, summary as summary_module
+from . import _core, config, dtype_policies, losses, metrics as metrics_module, optimizers, summary as summary_module
 from . import random as fastnn_random
 from ._naming import unique_name
 from ._validation import check_int, to_array
@@ -70,9 +70,7 @@ class Model(Trainer, WeightsView):
         if name is not None and (not isinstance(name, str) or not name):
             raise ValueError(f"name: expected a non-empty string, got {name!r}")
         self.name = name or unique_name(self._name_prefix)
-        if dtype not in (None, "float32", "float64", np.float32, np.float64):
-            raise ValueError(f"dtype: expected 'float32' or 'float64', got {dtype!r}")
-        self._dtype = None if dtype is None else np.dtype(dtype).name
+        self._dtype = None if dtype is None else dtype_policies.get(dtype).variable_dtype
         self._chain = []
         self._input_layer = None
         self._input_tensor = None
@@ -293,6 +291,8 @@ class Model(Trainer, WeightsView):
             net = engine.net
             for layer, size in ops:
                 kind, args = layer._engine_op()
+                if layer._dtype_policy.is_mixed and self.dtype == "float32" and dtype_policies.bf16_available(warn=True):
+                    args = {**args, "compute_dtype": "bfloat16"}
                 if inference[net.n_ops]:  # a nested model called with training=False: its noise stays off
                     args = _inference_args(kind, args)
                 try:

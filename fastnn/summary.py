@@ -6,6 +6,7 @@ import textwrap
 
 import numpy as np
 
+from . import dtype_policies
 from ._validation import check_int
 from .layers import InputLayer
 
@@ -77,6 +78,7 @@ def summary_text(model, line_length, positions, expand_nested=False, show_traina
     lines.append(f" Total params: {trainable + frozen:,} ({_human_bytes((trainable + frozen) * itemsize)})")
     lines.append(f" Trainable params: {trainable:,} ({_human_bytes(trainable * itemsize)})")
     lines.append(f" Non-trainable params: {frozen:,} ({_human_bytes(frozen * itemsize)})")
+    lines += _policy_lines(model)
     return "\n".join(lines)
 
 
@@ -89,6 +91,16 @@ def _param_counts(model):
     specs = net.param_specs()
     ids = [k for i in range(model._first, model._last + 1) for k in net.op_info(i)["params"]]
     return sum(specs[k]["size"] for k in ids), sum(specs[k]["size"] for k in ids if not specs[k]["trainable"])
+
+
+def _policy_lines(model):
+    """A line naming the dtype policies when any layer's is not its model's plain dtype (mixed_bfloat16)."""
+    names = sorted({layer.dtype_policy.name for layer in model.layers if not isinstance(layer, InputLayer)})
+    if not any(dtype_policies.DTypePolicy(n).is_mixed for n in names):
+        return []
+    how = f"bfloat16 products on {dtype_policies.bf16_isa()}" if dtype_policies.bf16_available() \
+        else "float32 products: no bfloat16 on this machine"
+    return [f" Dtype policy: {', '.join(names)} ({how})"]
 
 
 def _column_widths(line_length, positions):

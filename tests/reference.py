@@ -13,6 +13,8 @@ float64 and returns float64. Conventions (see DESIGN.md section 3):
 import math
 from dataclasses import dataclass
 
+import contextlib
+
 import numpy as np
 
 EPSILON = 1e-7  # Keras backend.epsilon(): probability clipping of the non-logit crossentropies
@@ -652,7 +654,7 @@ def _forward(layers, params, x):
         inp = a
         if isinstance(layer, Dense):
             W, b = wb
-            z = inp @ W + (b if b is not None else 0.0)
+            z = _matmul(inp, W) + (b if b is not None else 0.0)
         else:
             z = inp
         a = activation_forward(layer.activation, z)
@@ -696,12 +698,12 @@ def loss_and_grads(layers, params, x, y, loss, from_logits=False, sample_weight=
             dz = activation_backward(layer.activation, z, dout)
         if isinstance(layer, Dense):
             W, b = per_op[i]
-            dW = inp.T @ dz + layer.kernel_l1 * np.sign(W) + 2.0 * layer.kernel_l2 * W
+            dW = _matmul(inp.T, dz) + layer.kernel_l1 * np.sign(W) + 2.0 * layer.kernel_l2 * W
             db = None
             if b is not None:
                 db = dz.sum(axis=0) + layer.bias_l1 * np.sign(b) + 2.0 * layer.bias_l2 * b
             grads_per_op[i] = (dW, db)
-            dout = dz @ W.T
+            dout = _matmul(dz, W.T)
         else:
             dout = dz
     grads = []
@@ -1186,3 +1188,40 @@ def alpha_dropout_forward(x, rate, kept):
 def alpha_dropout_backward(dout, rate, kept):
     a, _ = alpha_dropout_coefficients(rate)
     return _as2d(dout, "dout") * a * np.asarray(kept, dtype=np.float64)
+
+
+# ---------------------------------------------------------------------------------------------
+# bfloat16 (the mixed_bfloat16 policy's product operands)
+# ---------------------------------------------------------------------------------------------
+
+def to_bfloat16(x):
+    """x rounded to the nearest bfloat16 (ties to even), as float64: float32's sign, exponent and top 7
+    mantissa bits. NaN stays NaN; values beyond bfloat16's range become infinity."""
+    f = np.asarray(x, dtype=np.float32)
+    u = f.view(np.uint32).astype(np.uint64)
+    rounded = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16) << 16
+    out = rounded.astype(np.uint32).view(np.float32).astype(np.float64)
+    return np.where(np.isnan(f), np.nan, out)
+
+
+def matmul_bf16(a, b):
+    """a @ b with both operands rounded to bfloat16 and the products summed exactly (float64)."""
+    return to_bfloat16(a) @ to_bfloat16(b)
+
+
+_MATMUL = [np.matmul]  # the Dense products of _forward and loss_and_grads
+
+
+def _matmul(a, b):
+    return _MATMUL[0](a, b)
+
+
+@contextlib.contextmanager
+def bf16_products():
+    """Within it, the Dense network's products (forward, dW, dx) take bfloat16 operands, as the engine's do under
+    the mixed_bfloat16 policy: what remains between the two is float32 accumulation and ordering."""
+    _MATMUL[0] = matmul_bf16
+    try:
+        yield
+    finally:
+        _MATMUL[0] = np.matmul

@@ -18,11 +18,13 @@
 #include "blas.hpp"
 
 #include <algorithm>
+#include <type_traits>
 #include <cblas.h>
 #include <cstdint>
 #include <cstring>
 #include <vector>
 
+#include "bf16.hpp"
 #include "common.hpp"
 #include "threads.hpp"
 
@@ -190,6 +192,14 @@ template <class T>
 void gemm(bool transA, bool transB, int M, int N, int K, T alpha, const T* A, int lda, const T* B, int ldb, T beta,
           T* C, int ldc) {
     if (M <= 0 || N <= 0) return;
+    const double work = double(M) * double(N) * double(K);
+    // Under the mixed_bfloat16 policy (bf16.hpp) the large float32 products run in bfloat16.
+    if constexpr (std::is_same_v<T, float>) {
+        if (compute_bf16() && alpha == 1.0f && beta == 0.0f && work >= double(kParallelMinMacs)) {
+            gemm_bf16(transA, transB, M, N, K, A, lda, B, ldb, C, ldc);
+            return;
+        }
+    }
     if (alpha != T(1) || beta != T(0)) {  // not used by the engine; kept for completeness
         std::vector<T> tmp(std::size_t(M) * N);
         gemm(transA, transB, M, N, K, T(1), A, lda, B, ldb, T(0), tmp.data(), N);
@@ -200,7 +210,6 @@ void gemm(bool transA, bool transB, int M, int N, int K, T alpha, const T* A, in
     }
     constexpr int L = lanes<T>();
     const int T_ = get_num_threads();
-    const double work = double(M) * double(N) * double(K);
     int parts = 1;
     bool by_cols = true;
     if (T_ > 1 && work >= double(kParallelMinMacs) * 4) {

@@ -2,11 +2,13 @@
 #include "network.hpp"
 
 #include <algorithm>
+#include <type_traits>
 #include <cmath>
 #include <limits>
 #include <mutex>
 #include <unistd.h>
 
+#include "bf16.hpp"
 #include "losses.hpp"
 
 namespace fastnn {
@@ -53,7 +55,16 @@ void Network<T>::add_op(const std::string& kind, idx n_in, idx n_out, const OpAr
     b.op.n_in = n_in;
     b.op.n_out = n_out;
     b.op.args = args;
-    OpArgReader reader(args, r.name);
+    // compute_dtype, the one argument every op takes: "bfloat16" runs its products on bfloat16 operands.
+    OpArgs row_args = args;
+    if (const auto it = row_args.str.find("compute_dtype"); it != row_args.str.end()) {
+        if (it->second == "bfloat16" && std::is_same_v<T, float>) b.op.bf16 = true;
+        else if (it->second != (std::is_same_v<T, float> ? "float32" : "float64"))
+            fail(std::string("compute_dtype of ") + r.name,
+                 std::is_same_v<T, float> ? "'float32' or 'bfloat16'" : "'float64'", "'" + it->second + "'");
+        row_args.str.erase(it);
+    }
+    OpArgReader reader(row_args, r.name);
     r.build(b, reader);
     reader.finish();
     double count = double(params_.size());
@@ -287,6 +298,7 @@ OpCall<T> Network<T>::call(Workspace<T>& ws, int i, idx m, bool training, bool f
 template <class T>
 void Network<T>::forward(Workspace<T>& ws, const T* x, idx m, bool training, int first, int last, bool fm) const {
     const T* in = x;
+    ws.pass = bf16_new_pass();
     for (int i = first; i <= last; ++i) {
         ws.in[i] = in;
         const OpRow<T>& r = row(i);
@@ -294,6 +306,7 @@ void Network<T>::forward(Workspace<T>& ws, const T* x, idx m, bool training, int
         // Pointers to the op's input, where its buffers are the input (set here: the input moves per call).
         if (b.z == Buf::Input) ws.Z[i] = const_cast<T*>(in);
         if (b.out == Buf::Input) ws.A[i] = const_cast<T*>(in);
+        Bf16Scope<T> bf16(ops_[std::size_t(i)].bf16, params_.data(), params_.size(), ws.pass);
         r.forward(call(ws, i, m, training, fm));
         in = ws.A[i];
     }
@@ -324,6 +337,7 @@ void Network<T>::backward(Workspace<T>& ws, idx m, bool fm) {
     for (int i = last; i >= 0; --i) {
         OpCall<T> c = call(ws, i, m, true, fm);
         c.skip_act = i == last && fused_;
+        Bf16Scope<T> bf16(ops_[std::size_t(i)].bf16, params_.data(), params_.size(), ws.pass);
         T* r = row(i).backward(c, i > 0 ? spare : nullptr, g);
         if (r == spare) std::swap(g, spare);
     }

@@ -45,6 +45,7 @@ struct Workspace {
     std::vector<const T*> in;  // input of each op during the last forward
     std::vector<T*> Z, A, S;   // pre-activation, output and scratch of each op
     std::vector<T> d0, d1;     // backward ping-pong buffers
+    std::uint64_t pass = 0;    // the last forward pass's id (bf16.hpp: weights converted once per pass)
     std::vector<T> xb, yb, wb; // gathered batch
     std::vector<T> xt, yt;     // the batch transposed, for the feature-major path (small networks)
     const T *t_src_x = nullptr, *t_src_y = nullptr;  // what xt/yt hold: source rows, count and training run

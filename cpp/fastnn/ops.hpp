@@ -61,6 +61,7 @@ struct Op {
     Act act = Act::Linear;     // the activation applied to its output (rows with fuses_activation)
     std::vector<double> num;
     bool trainable = true;
+    bool bf16 = false;         // its products take bfloat16 operands (the mixed_bfloat16 policy, bf16.hpp)
     int first_param = 0, n_params = 0;  // its ParamSpecs: the network's specs [first_param, first_param + n_params)
     OpArgs args;               // the arguments as given, reported back by op_specs
 };
