@@ -754,6 +754,8 @@ class ModelCheckpoint(_MonitorMixin, Callback):
                 "are 'epoch' or a positive integer number of batches."
             )
         self.filepath = os.fspath(filepath)
+        from .saving_keras import format_for_save  # the suffix names the format: refused now, not after an epoch
+        format_for_save(self.filepath, weights_only=bool(save_weights_only))
         self.monitor = monitor
         self.verbose = verbose
         self.save_best_only = save_best_only

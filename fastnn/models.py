@@ -534,28 +534,42 @@ class Model(Trainer, WeightsView):
         return tensors, opt
 
     def save(self, filepath, overwrite=True, include_optimizer=True):
-        """Writes the model (architecture, weights, compile settings, optimizer state) to one safetensors file."""
-        from . import saving
+        """Writes the model: a name ending in '.keras' gives a Keras 3 archive (architecture, weights, compile
+        settings), '.fnn' (or '.fastnn', '.safetensors') fastnn's own file (also the optimizer and generator state)."""
+        from . import saving, saving_keras
         self._require_built("save")
+        kind = saving_keras.format_for_save(filepath, weights_only=False)
         _check_overwrite(filepath, overwrite)
+        if kind == "keras":
+            saving_keras.save_keras_model(self, filepath)
+            return
         tensors, opt = self._tensors(include_optimizer)
         cfg = {"kind": "model", "model": self.get_config(), "compile": self._compile_config(), "optimizer_state": opt,
                "rng_state": [str(v) for v in self._net.get_rng_state()]}
         saving.write_model_file(filepath, tensors, cfg)
 
     def save_weights(self, filepath, overwrite=True):
-        """Writes only the weights (safetensors); load them into a model of the same architecture."""
-        from . import saving
+        """Writes only the weights: '.weights.h5' in Keras 3's HDF5 layout, '.fnn' (or '.fastnn', '.safetensors')
+        in fastnn's format; load them into a model of the same architecture."""
+        from . import saving, saving_keras
         self._require_built("save_weights")
+        kind = saving_keras.format_for_save(filepath, weights_only=True)
         _check_overwrite(filepath, overwrite)
+        if kind == "keras":
+            saving_keras.save_keras_weights(self, filepath)
+            return
         tensors, _ = self._tensors(False)
         saving.write_model_file(filepath, tensors, {"kind": "weights", "shapes": {k: list(v.shape) for k, v in
                                                                                  tensors.items()}})
 
     def load_weights(self, filepath, skip_mismatch=False):
-        """Reads weights written by save_weights (or save) into this model; shapes must match."""
-        from . import saving
+        """Reads weights written by save_weights (or save) into this model, from any of the formats (Keras's
+        .weights.h5 or .keras, fastnn's own); shapes must match."""
+        from . import saving, saving_keras
         self._require_built("load_weights")
+        if saving_keras.sniff(filepath) in ("keras", "hdf5"):
+            saving_keras.load_keras_weights(self, filepath)
+            return
         tensors, _ = saving.read_model_file(filepath)
         weights, k = [], 0
         for i in range(self._first, self._last + 1):
@@ -574,6 +588,23 @@ class Model(Trainer, WeightsView):
         if extra:
             raise ModelFileError(f"{filepath}: tensors {extra[:5]} do not belong to this model's architecture")
         self.set_weights(weights)
+
+    def export(self, filepath, format="onnx", verbose=None, input_signature=None, **kwargs):
+        """Exports the model for inference (Keras 3's method): format="onnx" writes an ONNX file (fastnn.onnx.export;
+        `opset_version=` picks the operator set). Keras's other formats need TensorFlow, JAX or PyTorch."""
+        if format != "onnx":
+            raise ValueError(f"format: fastnn exports format='onnx', got {format!r}")
+        if input_signature is not None:
+            raise ValueError("input_signature: fastnn's ONNX graph takes the model's own input (with a dynamic batch "
+                             "axis); expected None")
+        unknown = set(kwargs) - {"opset_version"}
+        if unknown:
+            raise TypeError(f"export got unexpected keyword argument(s): {', '.join(sorted(unknown))}")
+        from . import onnx as fastnn_onnx
+        path = fastnn_onnx.export(self, filepath, opset=kwargs.get("opset_version"))
+        if verbose:
+            print(f"Saved artifact at '{path}'.")
+        return None
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
@@ -929,9 +960,16 @@ def _expected_tensor_shapes(model_cfg, where):
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """Reads a model written by model.save(): same architecture, bitwise-equal weights, and (when it was
     compiled) its compile settings and optimizer state, so training can continue."""
-    from . import saving
+    from . import saving, saving_keras
     if custom_objects:
         raise ValueError("custom_objects: fastnn model files hold only built-in layers; expected None")
+    kind = saving_keras.sniff(filepath)
+    if kind == "keras":
+        return saving_keras.load_keras_model(filepath, compile=compile)
+    if kind == "hdf5":
+        raise ModelFileError("an HDF5 file: a Keras weights file (read it with model.load_weights) or Keras 2's "
+                             "legacy .h5 model format, which fastnn does not read; load_model reads .keras "
+                             "archives and fastnn's .fnn files", str(filepath))
     tensors, cfg = saving.read_model_file(filepath)
     where = str(filepath)
     if not isinstance(cfg, dict) or cfg.get("kind") != "model" or not isinstance(cfg.get("model"), dict):

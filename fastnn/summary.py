@@ -93,9 +93,18 @@ def _param_counts(model):
     return sum(specs[k]["size"] for k in ids), sum(specs[k]["size"] for k in ids if not specs[k]["trainable"])
 
 
+def _leaf_layers(model):
+    """The layers of `model`, nested models' layers in place of the nested models."""
+    for layer in model.layers:
+        if hasattr(layer, "layers"):
+            yield from _leaf_layers(layer)
+        else:
+            yield layer
+
+
 def _policy_lines(model):
     """A line naming the dtype policies when any layer's is not its model's plain dtype (mixed_bfloat16)."""
-    names = sorted({layer.dtype_policy.name for layer in model.layers if not isinstance(layer, InputLayer)})
+    names = sorted({layer.dtype_policy.name for layer in _leaf_layers(model) if not isinstance(layer, InputLayer)})
     if not any(dtype_policies.DTypePolicy(n).is_mixed for n in names):
         return []
     how = f"bfloat16 products on {dtype_policies.bf16_isa()}" if dtype_policies.bf16_available() \

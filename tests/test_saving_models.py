@@ -52,7 +52,7 @@ def fit(model, epochs):
 def test_save_and_load_give_bitwise_equal_predictions(tmp_path, build, dtype):
     model = build(dtype)
     fit(model, 2)
-    path = tmp_path / "model.keras"
+    path = tmp_path / "model.fnn"
     model.save(path)
     loaded = load_model(path)
     assert type(loaded) is type(model) and loaded.name == model.name and loaded.dtype == dtype
@@ -66,16 +66,16 @@ def test_save_and_load_give_bitwise_equal_predictions(tmp_path, build, dtype):
 @pytest.mark.parametrize("build", [sequential, functional])
 def test_uncompiled_models_round_trip(tmp_path, build):
     model = build(optimizer=None)
-    model.save(tmp_path / "m.keras")
-    loaded = load_model(tmp_path / "m.keras")
+    model.save(tmp_path / "m.fnn")
+    loaded = load_model(tmp_path / "m.fnn")
     assert not loaded.compiled
     np.testing.assert_array_equal(loaded.predict(X, verbose=0), model.predict(X, verbose=0))
 
 
 def test_load_with_compile_false_skips_the_compile_settings(tmp_path):
     model = sequential()
-    model.save(tmp_path / "m.keras")
-    loaded = load_model(tmp_path / "m.keras", compile=False)
+    model.save(tmp_path / "m.fnn")
+    loaded = load_model(tmp_path / "m.fnn", compile=False)
     assert not loaded.compiled
     with pytest.raises(ValueError, match="must be compiled first"):
         loaded.fit(X, Y, verbose=0)
@@ -92,8 +92,8 @@ def test_training_continues_after_load_exactly_as_without_interruption(tmp_path,
     fit(uninterrupted, 4)
     first_half = sequential(dtype, copy.deepcopy(optimizer), dropout=0.0)
     fit(first_half, 2)
-    first_half.save(tmp_path / "half.keras")
-    resumed = load_model(tmp_path / "half.keras")
+    first_half.save(tmp_path / "half.fnn")
+    resumed = load_model(tmp_path / "half.fnn")
     assert resumed.optimizer.iterations == first_half.optimizer.iterations == 12
     assert resumed.optimizer.get_config() == first_half.optimizer.get_config()
     fit(resumed, 2)
@@ -103,8 +103,8 @@ def test_training_continues_after_load_exactly_as_without_interruption(tmp_path,
 def test_save_without_optimizer_state_restarts_the_optimizer(tmp_path):
     model = sequential()
     fit(model, 2)
-    model.save(tmp_path / "m.keras", include_optimizer=False)
-    loaded = load_model(tmp_path / "m.keras")
+    model.save(tmp_path / "m.fnn", include_optimizer=False)
+    loaded = load_model(tmp_path / "m.fnn")
     assert loaded.compiled and loaded.optimizer.iterations == 0
     np.testing.assert_array_equal(loaded.predict(X, verbose=0), model.predict(X, verbose=0))
 
@@ -113,41 +113,41 @@ def test_learning_rate_changed_before_saving_is_kept(tmp_path):
     model = sequential()
     fit(model, 1)
     model.optimizer.learning_rate = 0.0123
-    model.save(tmp_path / "m.keras")
-    assert load_model(tmp_path / "m.keras").optimizer.learning_rate == pytest.approx(0.0123)
+    model.save(tmp_path / "m.fnn")
+    assert load_model(tmp_path / "m.fnn").optimizer.learning_rate == pytest.approx(0.0123)
 
 
 def test_save_weights_and_load_weights(tmp_path):
     model = functional()
     fit(model, 2)
-    model.save_weights(tmp_path / "w.weights.h5")
+    model.save_weights(tmp_path / "w.weights.fnn")
     other = functional()
     assert not same_weights(other.get_weights(), model.get_weights())
-    other.load_weights(tmp_path / "w.weights.h5")
+    other.load_weights(tmp_path / "w.weights.fnn")
     assert same_weights(other.get_weights(), model.get_weights())
-    model.save(tmp_path / "full.keras")
+    model.save(tmp_path / "full.fnn")
     third = functional()
-    third.load_weights(tmp_path / "full.keras")  # a full model file holds the weights too
+    third.load_weights(tmp_path / "full.fnn")  # a full model file holds the weights too
     assert same_weights(third.get_weights(), model.get_weights())
 
 
 def test_load_weights_refuses_another_architecture(tmp_path):
-    sequential().save_weights(tmp_path / "w.weights.h5")
+    sequential().save_weights(tmp_path / "w.weights.fnn")
     with pytest.raises(ModelFileError, match="shape"):
-        functional().load_weights(tmp_path / "w.weights.h5")
+        functional().load_weights(tmp_path / "w.weights.fnn")
 
 
 def test_save_does_not_overwrite_when_asked(tmp_path):
-    path = tmp_path / "m.keras"
+    path = tmp_path / "m.fnn"
     sequential().save(path)
     with pytest.raises(FileExistsError):
         sequential().save(path, overwrite=False)
 
 
 def test_weights_file_is_not_a_model_file(tmp_path):
-    sequential().save_weights(tmp_path / "w.weights.h5")
+    sequential().save_weights(tmp_path / "w.weights.fnn")
     with pytest.raises(ModelFileError, match="not a fastnn model file"):
-        load_model(tmp_path / "w.weights.h5")
+        load_model(tmp_path / "w.weights.fnn")
 
 
 # ------------------------------------------------------------------ crafted files
@@ -156,12 +156,12 @@ def saved(tmp_path):
     """(tensors, config) of a saved compiled Sequential, to be altered and written back."""
     model = sequential()
     fit(model, 1)
-    model.save(tmp_path / "good.keras")
-    return read_model_file(tmp_path / "good.keras")
+    model.save(tmp_path / "good.fnn")
+    return read_model_file(tmp_path / "good.fnn")
 
 
 def write_and_load(tmp_path, tensors, config):
-    path = tmp_path / "crafted.keras"
+    path = tmp_path / "crafted.fnn"
     write_model_file(path, tensors, config)
     return load_model(path)
 
@@ -246,11 +246,11 @@ def test_missing_or_misshaped_optimizer_state(tmp_path, saved):
 
 
 def test_truncated_file(tmp_path):
-    sequential().save(tmp_path / "m.keras")
-    data = (tmp_path / "m.keras").read_bytes()
-    (tmp_path / "cut.keras").write_bytes(data[:len(data) // 2])
+    sequential().save(tmp_path / "m.fnn")
+    data = (tmp_path / "m.fnn").read_bytes()
+    (tmp_path / "cut.fnn").write_bytes(data[:len(data) // 2])
     with pytest.raises(ModelFileError):
-        load_model(tmp_path / "cut.keras")
+        load_model(tmp_path / "cut.fnn")
 
 
 def test_model_file_error_is_a_value_error():
