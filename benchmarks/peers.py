@@ -3,7 +3,8 @@
 - fastnn through its public Keras-style API (Sequential, compile, fit, predict);
 - ``NumpyMLP``: a plain float32 NumPy MLP with Keras's Adam, the fair NumPy peer;
 - ``TorchMLP``: an idiomatic PyTorch training loop (nn.Sequential, optim.Adam(eps=1e-7), shuffled index
-  batching, zero_grad/backward/step), used only when torch is importable.
+  batching, zero_grad/backward/step), used only when torch is importable; ``torch_fused`` is the same loop with
+  ``optim.Adam(fused=True)`` (PyTorch's fastest Adam on CPU).
 All three start from the same Glorot-uniform weights (drawn here, seeded) so their results can be checked
 against the float64 oracle in tests/reference.py before anything is timed.
 Shared by benchmarks/compare.py and the pytest-benchmark suites.
@@ -28,7 +29,7 @@ if not os.environ.get("FASTNN_BENCH_NO_TORCH"):  # set by compare.py's workers t
     except ImportError:  # PyTorch is optional: its columns say "not installed"
         torch = None
 
-IMPLS = ("fastnn", "numpy", "torch")
+IMPLS = ("fastnn", "numpy", "torch", "torch_fused")
 
 # tolerances of a float32 result against the float64 oracle (as in tests/conftest.py's TOL)
 TOL = {"forward": dict(rtol=1e-5, atol=1e-5), "backward": dict(rtol=1e-4, atol=1e-5),
@@ -77,6 +78,7 @@ def workload_specs(quick=False):
             "W3": Spec(784, W3_LAYERS, "categorical_crossentropy", 1200, 300, 1),
             "W4": Spec(784, W4_LAYERS, "categorical_crossentropy", 512, 256, 1),
             "W5": Spec(784, W3_LAYERS, "categorical_crossentropy", 2000, 1000, 0),
+            "W3r": Spec(784, W3_LAYERS, "categorical_crossentropy", 1200, 300, 1),
         }
     return {
         "W1": Spec(2, ((3, "relu"), (1, "sigmoid")), "binary_crossentropy", 1500, 1500, 2200, shuffle=False),
@@ -84,6 +86,7 @@ def workload_specs(quick=False):
         "W3": Spec(784, W3_LAYERS, "categorical_crossentropy", 60000, 300, 2),
         "W4": Spec(784, W4_LAYERS, "categorical_crossentropy", 12800, 256, 1),
         "W5": Spec(784, W3_LAYERS, "categorical_crossentropy", 10000, 1000, 0),
+        "W3r": Spec(784, W3_LAYERS, "categorical_crossentropy", 60000, 300, 6),  # raw Fashion-MNIST pixels
     }
 
 
@@ -293,7 +296,7 @@ class TorchMLP:
     """nn.Sequential of Linear/ReLU with a fused loss on the logits, torch.optim.Adam(eps=1e-7)."""
     name = "torch"
 
-    def __init__(self, spec, params, seed=0):
+    def __init__(self, spec, params, seed=0, fused=False):
         if torch is None:
             raise RuntimeError("PyTorch is not installed")
         nn = torch.nn
@@ -320,7 +323,8 @@ class TorchMLP:
             self.loss_fn, self.out_fn, self.sparse = nn.MSELoss(), lambda z: z, False
         else:
             raise ValueError(f"loss/last activation not covered by the torch peer: {spec.loss}/{last}")
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-7)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-7,
+                                    **({"fused": True} if fused else {}))
         self.gen = torch.Generator().manual_seed(seed)
 
     def targets(self, y):
@@ -373,7 +377,7 @@ class TorchMLP:
 
 
 def available_impls():
-    return [name for name in IMPLS if name != "torch" or torch is not None]
+    return [name for name in IMPLS if not name.startswith("torch") or torch is not None]
 
 
 def make_runner(impl, spec, params):
@@ -383,6 +387,8 @@ def make_runner(impl, spec, params):
         return NumpyMLP(spec, params)
     if impl == "torch":
         return TorchMLP(spec, params)
+    if impl == "torch_fused":
+        return TorchMLP(spec, params, fused=True)
     raise ValueError(f"impl must be one of {IMPLS}; received {impl!r}")
 
 
@@ -410,8 +416,8 @@ def check_train_step(impl, spec, params, x, y):
     from Keras's by up to a few percent of a step where gradients are tiny; for torch the check is on the
     gradients of the batch (loss and model), Adam being PyTorch's own.
     """
-    if impl == "torch":
-        runner = TorchMLP(spec, params)
+    if impl.startswith("torch"):
+        runner = make_runner(impl, spec, params)
         runner.model.train()
         runner.opt.zero_grad()
         loss = runner.loss_fn(runner.model(torch.from_numpy(x)), runner.targets(y))

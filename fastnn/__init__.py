@@ -30,7 +30,8 @@ __version__ = "0.1.0"
 
 
 def set_num_threads(n):
-    """Threads used by the engine (OpenMP) and its matrix products (OpenBLAS), together."""
+    """Threads used by the engine: its OpenMP team, which also splits each matrix product (a lower threadpoolctl
+    or OpenMP limit in the calling thread wins)."""
     from ._validation import check_int
     _core.set_num_threads(check_int(n, "n", 1))
 
