@@ -286,6 +286,72 @@ def run_workloads(selected, impls, quick, repeats, log):
     return results
 
 
+# mixed_bfloat16 rows (issue 13): fastnn under the policy against PyTorch float32 (fused Adam) and PyTorch under
+# torch.autocast("cpu", dtype=torch.bfloat16) (fused Adam); W5am is W5a's one-sample latency under the policy.
+MIXED = {"W3m": "W3", "W4m": "W4", "W5am": "W5"}
+MIXED_TARGETS = {"W3m": (("torch_fused", 2.0), ("torch_bf16", 1.2)), "W4m": (("torch_fused", 3.0), ("torch_bf16", 1.2)),
+                 "W5am": 8.0}
+
+
+def run_mixed(quick, repeats, log):
+    from fastnn import dtype_policies
+
+    if not dtype_policies.bf16_available():
+        log(f"  mixed_bfloat16 rows skipped: {dtype_policies._STATE['why']}")
+        return {}
+    specs = peers.workload_specs(quick)
+    impls = peers.available_impls(mixed=True)
+    results = {}
+    for wid, base in MIXED.items():
+        spec = specs[base]
+        x, y = peers.make_data(spec)
+        params = peers.glorot_params(spec)
+        res = {}
+        row_impls = [i for i in impls if i != "torch_fused"] if wid == "W5am" else impls
+        for impl in row_impls:
+            peers.check_predict(impl, spec, params, x[:min(1000, len(x))])
+            if wid == "W5am":
+                runner = peers.make_runner(impl, spec, params)
+                res[impl] = measure_latency(impl, runner, np.ascontiguousarray(x[:1]), 200 if quick else 5000)
+                log(f"  {wid} {impl:11s} {res[impl]['median'] * 1e6:.4g} us")
+            else:
+                warm_n = min(spec.n_samples, 4 * spec.batch_size)
+                res[impl] = measure_fit(impl, spec, params, x, y, repeats, warm_n, 1)
+                log(f"  {wid} {impl:11s} {res[impl]['median']:.4f} s ({res[impl]['samples_per_s']:,.0f} samples/s)")
+        results[wid] = {"spec": spec, "results": res}
+    return results
+
+
+def mixed_table(results):
+    from fastnn import dtype_policies
+
+    head = ["id", "workload (mixed_bfloat16 on " + dtype_policies.bf16_isa() + ")", "fastnn mixed", "torch fused f32",
+            "torch autocast bf16", "vs torch f32", "vs torch bf16", "target", "met"]
+    rows = [head]
+    for wid, r in results.items():
+        res = r["results"]
+        f = res.get("fastnn_bf16")
+        if wid == "W5am":
+            cells = [fmt_value("W5a", res[i]) if i in res else "-" for i in ("fastnn_bf16", "torch_fused", "torch_bf16")]
+            vs = ["-", "-"]
+            target = f"<= {MIXED_TARGETS[wid]:g} us"
+            met = f is not None and f["median"] * 1e6 <= MIXED_TARGETS[wid]
+        else:
+            cells = [f"{res[i]['samples_per_s'] / 1e3:.1f}k/s" if i in res else "-"
+                     for i in ("fastnn_bf16", "torch_fused", "torch_bf16")]
+            ratios = [None if p not in res else f["samples_per_s"] / res[p]["samples_per_s"]
+                      for p, _ in MIXED_TARGETS[wid]]
+            vs = ["-" if v is None else f"{v:.2f}x" for v in ratios]
+            target = ", ".join(f">= {t:g}x {PEER_NAMES.get(p, 'torch autocast')}" for p, t in MIXED_TARGETS[wid])
+            met = all(v is not None and v >= t for v, (_, t) in zip(ratios, MIXED_TARGETS[wid]))
+        rows.append([wid, describe(MIXED[wid] if wid != "W5am" else "W5a", r["spec"])] + cells + vs
+                    + [target, "yes" if met else "NO"])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
 def describe(wid, spec):
     if wid == "W3r":
         return f"W3 model, raw Fashion-MNIST pixels, {spec.n_samples} x {spec.epochs} ep, batch {spec.batch_size}"
@@ -375,6 +441,8 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=None, help="timed repeats per measurement (median reported)")
     p.add_argument("--json", default=None, help="write the results to this JSON file")
     p.add_argument("--no-torch", action="store_true", help="leave PyTorch out even when it is installed")
+    p.add_argument("--mixed", action="store_true",
+                   help="also the mixed_bfloat16 rows (W3m, W4m, W5am) beside PyTorch float32 and autocast bfloat16")
     p.add_argument("--no-gemm", action="store_true", help="skip the GEMM-rate measurement")
     p.add_argument("--no-rss", action="store_true", help="skip the peak-RSS measurement of W3's fit")
     p.add_argument("--gemm-clean-env", action="store_true",
@@ -400,6 +468,9 @@ def main(argv=None):
         selected = []
         for w in args.only.upper().split(","):
             w = w.strip()
+            if w == "MIXED":  # --only mixed: the mixed_bfloat16 rows alone
+                args.mixed = True
+                continue
             names = ["W5a", "W5b"] if w == "W5" else [x for x in WORKLOADS if x.upper() == w]
             if not names:
                 p.error(f"--only: expected ids among {', '.join(WORKLOADS)}, got {w!r}")
@@ -430,6 +501,13 @@ def main(argv=None):
 
     print()
     print(table(results))
+    if args.mixed:
+        log("\nmixed_bfloat16 rows:")
+        mixed = run_mixed(args.quick, rep or (2 if args.quick else 3), log)
+        if mixed:
+            print()
+            print(mixed_table(mixed))
+            out["mixed_bfloat16"] = {w: {"results": r["results"]} for w, r in mixed.items()}
     for wid, r in results.items():
         out["workloads"][wid] = {"description": describe(wid, r["spec"]),
                                  "target": target_status(wid, r["results"], results)[0],

@@ -29,11 +29,12 @@ if not os.environ.get("FASTNN_BENCH_NO_TORCH"):  # set by compare.py's workers t
     except ImportError:  # PyTorch is optional: its columns say "not installed"
         torch = None
 
-IMPLS = ("fastnn", "numpy", "torch", "torch_fused")
+IMPLS = ("fastnn", "numpy", "torch", "torch_fused", "fastnn_bf16", "torch_bf16")
 
 # tolerances of a float32 result against the float64 oracle (as in tests/conftest.py's TOL)
 TOL = {"forward": dict(rtol=1e-5, atol=1e-5), "backward": dict(rtol=1e-4, atol=1e-5),
-       "trajectory": dict(rtol=1e-5, atol=1e-5)}
+       "trajectory": dict(rtol=1e-5, atol=1e-5),
+       "bfloat16": dict(rtol=2.0 ** -6, atol=2.0 ** -6)}  # mixed_bfloat16 rows: 8-bit operands
 
 
 @dataclass(frozen=True)
@@ -132,12 +133,12 @@ def reference_layers(spec):
 # fastnn
 # ---------------------------------------------------------------------------------------------
 
-def fastnn_model(spec, params):
+def fastnn_model(spec, params, policy=None):
     import fastnn
     from fastnn.layers import Dense
 
-    layers = [Dense(u, activation=a, input_shape=(spec.n_in,)) if i == 0 else Dense(u, activation=a)
-              for i, (u, a) in enumerate(spec.layers)]
+    layers = [Dense(u, activation=a, input_shape=(spec.n_in,), dtype=policy) if i == 0
+              else Dense(u, activation=a, dtype=policy) for i, (u, a) in enumerate(spec.layers)]
     model = fastnn.Sequential(layers)
     model.compile(optimizer="adam", loss=spec.loss)
     model.set_weights([p.copy() for p in params])
@@ -147,9 +148,9 @@ def fastnn_model(spec, params):
 class FastnnRunner:
     name = "fastnn"
 
-    def __init__(self, spec, params):
+    def __init__(self, spec, params, policy=None):
         self.spec = spec
-        self.model = fastnn_model(spec, params)
+        self.model = fastnn_model(spec, params, policy)
 
     def fit(self, x, y, epochs=None, batch_size=None):
         s = self.spec
@@ -296,11 +297,13 @@ class TorchMLP:
     """nn.Sequential of Linear/ReLU with a fused loss on the logits, torch.optim.Adam(eps=1e-7)."""
     name = "torch"
 
-    def __init__(self, spec, params, seed=0, fused=False):
+    def __init__(self, spec, params, seed=0, fused=False, autocast=False):
         if torch is None:
             raise RuntimeError("PyTorch is not installed")
         nn = torch.nn
         self.spec = spec
+        # autocast: torch.autocast("cpu", dtype=torch.bfloat16) around the forward pass (its mixed precision)
+        self.autocast = autocast
         mods = []
         for i, (a, b) in enumerate(spec.shapes):
             lin = nn.Linear(a, b)
@@ -335,9 +338,15 @@ class TorchMLP:
     def train_step(self, x, y):
         self._step(torch.from_numpy(x), self.targets(y))
 
+    def _forward(self, xb):
+        if not self.autocast:
+            return self.model(xb)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return self.model(xb).float()
+
     def _step(self, xb, yb):
         self.opt.zero_grad()
-        loss = self.loss_fn(self.model(xb), yb)
+        loss = self.loss_fn(self._forward(xb), yb)
         loss.backward()
         self.opt.step()
         return loss
@@ -363,7 +372,7 @@ class TorchMLP:
         self.model.eval()
         xt = torch.from_numpy(x)
         with torch.no_grad():
-            outs = [self.out_fn(self.model(xt[i:i + batch_size])) for i in range(0, xt.shape[0], batch_size)]
+            outs = [self.out_fn(self._forward(xt[i:i + batch_size])) for i in range(0, xt.shape[0], batch_size)]
             out = outs[0] if len(outs) == 1 else torch.cat(outs)
         return out.numpy()
 
@@ -376,8 +385,11 @@ class TorchMLP:
         return out
 
 
-def available_impls():
-    return [name for name in IMPLS if not name.startswith("torch") or torch is not None]
+def available_impls(mixed=False):
+    """The float32 implementations (mixed=False) or the mixed_bfloat16 rows' (fastnn_bf16, torch_fused as the
+    float32 peer, torch_bf16 = PyTorch under torch.autocast(bfloat16)) that can run here."""
+    names = ("fastnn_bf16", "torch_fused", "torch_bf16") if mixed else [n for n in IMPLS if not n.endswith("_bf16")]
+    return [name for name in names if not name.startswith("torch") or torch is not None]
 
 
 def make_runner(impl, spec, params):
@@ -389,6 +401,10 @@ def make_runner(impl, spec, params):
         return TorchMLP(spec, params)
     if impl == "torch_fused":
         return TorchMLP(spec, params, fused=True)
+    if impl == "fastnn_bf16":
+        return FastnnRunner(spec, params, policy="mixed_bfloat16")
+    if impl == "torch_bf16":
+        return TorchMLP(spec, params, fused=True, autocast=True)
     raise ValueError(f"impl must be one of {IMPLS}; received {impl!r}")
 
 
@@ -444,7 +460,7 @@ def check_predict(impl, spec, params, x):
     runner = make_runner(impl, spec, params)
     out = runner.predict(x, batch_size=max(1, min(1000, x.shape[0])))
     assert_close(out, reference.forward(reference_layers(spec), [p.astype(np.float64) for p in params], x),
-                 "forward", f"{impl} {spec.describe()}: predict")
+                 "bfloat16" if impl.endswith("_bf16") else "forward", f"{impl} {spec.describe()}: predict")
 
 
 def apply_thread_limit(n):
