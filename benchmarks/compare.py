@@ -1,8 +1,16 @@
-"""Side-by-side comparison of fastnn, a float32 NumPy MLP and PyTorch on issue 6's workloads W1-W5.
+"""Side-by-side comparison of fastnn, a float32 NumPy MLP and PyTorch on issue 6's workloads W1-W5 and issue 12's rows.
 
     python benchmarks/compare.py                 # the full run (a few minutes on 2 cores)
     python benchmarks/compare.py --quick         # tiny sizes, seconds (the CI smoke run)
     python benchmarks/compare.py --only W1,W3 --threads 2 --json out.json
+
+PyTorch appears twice: `torch` (optim.Adam's default, foreach) and `torch fused` (optim.Adam(fused=True), its
+fastest CPU Adam). Issue 12's rows: W3r trains W3's model on Fashion-MNIST's raw pixels (0..255 as float32, as a
+user who forgets to scale passes them; Debian's dataset-fashion-mnist) for 6 epochs, where subnormal floats appear;
+W3t is W3 run inside `threadpoolctl.threadpool_limits(2)` (how scikit-learn users limit threads): its target is
+fastnn within 5% of its own W3 time with nothing printed on the process's stderr (file descriptor 2, captured
+during fastnn's runs). These two rows run fastnn and PyTorch only, and W3r checks no result against the oracle
+(it is W3's model and code, checked there; its pixel scale saturates the float32-vs-float64 comparison).
 
 Every library gets the same thread limit (fastnn.set_num_threads, torch.set_num_threads, threadpoolctl for
 NumPy's BLAS). Each implementation is first checked against the float64 oracle (tests/reference.py), then
@@ -28,10 +36,14 @@ if HERE not in sys.path:
     sys.path.insert(0, HERE)
 import peers  # noqa: E402
 
-WORKLOADS = ("W1", "W2", "W3", "W4", "W5a", "W5b")
-# target: (kind, value) -- "speedup": fastnn at least value x PyTorch; "max_us": latency at most value us
-TARGETS = {"W1": ("speedup", 50.0), "W2": ("speedup", 50.0), "W3": ("speedup", 1.3), "W4": ("speedup", 1.3),
-           "W5a": ("max_us", 8.0), "W5b": ("speedup", 1.3)}
+WORKLOADS = ("W1", "W2", "W3", "W4", "W3r", "W3t", "W5a", "W5b")
+# target: (kind, value, peer) -- "speedup": fastnn at least value x the peer; "max_us": latency at most value us;
+# "vs_w3": fastnn's time at most value x its own W3 time (and nothing printed)
+TARGETS = {"W1": ("speedup", 50.0, "torch"), "W2": ("speedup", 50.0, "torch"),
+           "W3": ("speedup", 1.3, "torch_fused"), "W4": ("speedup", 1.15, "torch_fused"),
+           "W3r": ("speedup", 1.3, "torch_fused"), "W3t": ("vs_w3", 1.05, None),
+           "W5a": ("max_us", 12.0, None), "W5b": ("speedup", 1.2, "torch")}
+PEER_NAMES = {"torch": "torch", "torch_fused": "torch fused"}
 W3_GEMM_FRACTION = 0.75
 
 
@@ -64,7 +76,7 @@ def measure_fit(impl, spec, params, x, y, repeats, warm_n, warm_epochs):
     def setup():
         return peers.make_runner(impl, spec, params)
 
-    if impl == "torch":
+    if impl.startswith("torch"):
         targets = peers.TorchMLP(spec, params).targets(y)
 
         def run(r):
@@ -176,30 +188,84 @@ def run_worker(args, env=None, torch_needed=False):
 # The comparison
 # ---------------------------------------------------------------------------------------------
 
+class StderrCapture:
+    """Captures what anything in the process (C libraries included) writes to file descriptor 2."""
+
+    def __enter__(self):
+        import tempfile
+        sys.stderr.flush()
+        self.file = tempfile.TemporaryFile()
+        self.saved = os.dup(2)
+        os.dup2(self.file.fileno(), 2)
+        return self
+
+    def __exit__(self, *exc):
+        sys.stderr.flush()
+        os.dup2(self.saved, 2)
+        os.close(self.saved)
+        self.file.seek(0)
+        self.text = self.file.read().decode(errors="replace")
+        self.file.close()
+        return False
+
+
+def fashion_mnist_raw(n, log):
+    """Fashion-MNIST's first n training images as raw float32 pixels 0..255, one-hot labels; None without it."""
+    try:
+        from fastnn.datasets import fashion_mnist
+        (x, y), _ = fashion_mnist.load_data()
+    except Exception as e:  # noqa: BLE001 - no local copy and no network: the row is left out
+        log(f"  W3r skipped: Fashion-MNIST not available ({type(e).__name__}: {e}); apt-get install dataset-fashion-mnist")
+        return None
+    x = np.ascontiguousarray(x[:n].reshape(-1, 784).astype(np.float32))
+    onehot = np.zeros((len(x), 10), dtype=np.float32)
+    onehot[np.arange(len(x)), y[:n]] = 1.0
+    return x, onehot
+
+
 def run_workloads(selected, impls, quick, repeats, log):
+    import threadpoolctl
+
     specs = peers.workload_specs(quick)
     results = {}
-    for wid in ("W1", "W2", "W3", "W4"):
+    for wid in ("W1", "W2", "W3", "W4", "W3r", "W3t"):
         if wid not in selected:
             continue
-        spec = specs[wid]
-        x, y = peers.make_data(spec)
+        spec = specs["W3" if wid == "W3t" else wid]
+        if wid == "W3r":
+            data = fashion_mnist_raw(spec.n_samples, log)
+            if data is None:
+                continue
+            x, y = data
+        else:
+            x, y = peers.make_data(spec)
         params = peers.glorot_params(spec)
         b = min(spec.batch_size, 256)
-        res = {}
-        for impl in impls:
-            peers.check_train_step(impl, spec, params, x[:b], y[:b])
+        res, printed = {}, {}
+        row_impls = [i for i in impls if i != "numpy"] if wid in ("W3r", "W3t") else impls
+        for impl in row_impls:
+            if wid != "W3r":
+                peers.check_train_step(impl, spec, params, x[:b], y[:b])
             if wid in ("W1", "W2"):  # warm-up: a twentieth of the run
                 warm_n, warm_epochs = spec.n_samples, max(1, spec.epochs // 20)
             else:  # a few batches of one epoch
                 warm_n, warm_epochs = min(spec.n_samples, 4 * spec.batch_size), 1
-            res[impl] = measure_fit(impl, spec, params, x, y, repeats[wid], warm_n, warm_epochs)
-            log(f"  {wid} {impl:6s} {res[impl]['median']:.4f} s (spread {100 * res[impl]['spread']:.0f}%)")
+            if wid == "W3t":
+                with StderrCapture() as cap, threadpoolctl.threadpool_limits(2):
+                    res[impl] = measure_fit(impl, spec, params, x, y, repeats[wid], warm_n, warm_epochs)
+                printed[impl] = cap.text
+            else:
+                res[impl] = measure_fit(impl, spec, params, x, y, repeats[wid], warm_n, warm_epochs)
+            log(f"  {wid} {impl:11s} {res[impl]['median']:.4f} s (spread {100 * res[impl]['spread']:.0f}%)"
+                + (f"; printed {len(printed[impl])} characters on stderr" if impl in printed else ""))
         results[wid] = {"spec": spec, "results": res}
+        if wid == "W3t":
+            results[wid]["stderr"] = printed
     if "W5a" in selected or "W5b" in selected:
         spec = specs["W5"]
         x, _ = peers.make_data(spec)
         params = peers.glorot_params(spec)
+        impls = [i for i in impls if i != "torch_fused"]  # no optimizer in predict: the same as torch
         for impl in impls:
             peers.check_predict(impl, spec, params, x[:1000])
             peers.check_predict(impl, spec, params, x[:1])
@@ -214,13 +280,83 @@ def run_workloads(selected, impls, quick, repeats, log):
                     res[impl] = measure_latency(impl, runner, np.ascontiguousarray(x[:1]), calls)
                 else:
                     res[impl] = measure_batch_predict(runner, x, spec.batch_size, repeats[wid])
-                log(f"  {wid} {impl:6s} {res[impl]['median'] * (1e6 if wid == 'W5a' else 1):.4g} "
+                log(f"  {wid} {impl:11s} {res[impl]['median'] * (1e6 if wid == 'W5a' else 1):.4g} "
                     f"{'us' if wid == 'W5a' else 's'} (spread {100 * res[impl]['spread']:.0f}%)")
             results[wid] = {"spec": spec, "results": res}
     return results
 
 
+# mixed_bfloat16 rows (issue 13): fastnn under the policy against PyTorch float32 (fused Adam) and PyTorch under
+# torch.autocast("cpu", dtype=torch.bfloat16) (fused Adam); W5am is W5a's one-sample latency under the policy.
+MIXED = {"W3m": "W3", "W4m": "W4", "W5am": "W5"}
+MIXED_TARGETS = {"W3m": (("torch_fused", 2.0), ("torch_bf16", 1.2)), "W4m": (("torch_fused", 3.0), ("torch_bf16", 1.2)),
+                 "W5am": 8.0}
+
+
+def run_mixed(quick, repeats, log):
+    from fastnn import dtype_policies
+
+    if not dtype_policies.bf16_available():
+        log(f"  mixed_bfloat16 rows skipped: {dtype_policies._STATE['why']}")
+        return {}
+    specs = peers.workload_specs(quick)
+    impls = peers.available_impls(mixed=True)
+    results = {}
+    for wid, base in MIXED.items():
+        spec = specs[base]
+        x, y = peers.make_data(spec)
+        params = peers.glorot_params(spec)
+        res = {}
+        row_impls = [i for i in impls if i != "torch_fused"] if wid == "W5am" else impls
+        for impl in row_impls:
+            peers.check_predict(impl, spec, params, x[:min(1000, len(x))])
+            if wid == "W5am":
+                runner = peers.make_runner(impl, spec, params)
+                res[impl] = measure_latency(impl, runner, np.ascontiguousarray(x[:1]), 200 if quick else 5000)
+                log(f"  {wid} {impl:11s} {res[impl]['median'] * 1e6:.4g} us")
+            else:
+                warm_n = min(spec.n_samples, 4 * spec.batch_size)
+                res[impl] = measure_fit(impl, spec, params, x, y, repeats, warm_n, 1)
+                log(f"  {wid} {impl:11s} {res[impl]['median']:.4f} s ({res[impl]['samples_per_s']:,.0f} samples/s)")
+        results[wid] = {"spec": spec, "results": res}
+    return results
+
+
+def mixed_table(results):
+    from fastnn import dtype_policies
+
+    head = ["id", "workload (mixed_bfloat16 on " + dtype_policies.bf16_isa() + ")", "fastnn mixed", "torch fused f32",
+            "torch autocast bf16", "vs torch f32", "vs torch bf16", "target", "met"]
+    rows = [head]
+    for wid, r in results.items():
+        res = r["results"]
+        f = res.get("fastnn_bf16")
+        if wid == "W5am":
+            cells = [fmt_value("W5a", res[i]) if i in res else "-" for i in ("fastnn_bf16", "torch_fused", "torch_bf16")]
+            vs = ["-", "-"]
+            target = f"<= {MIXED_TARGETS[wid]:g} us"
+            met = f is not None and f["median"] * 1e6 <= MIXED_TARGETS[wid]
+        else:
+            cells = [f"{res[i]['samples_per_s'] / 1e3:.1f}k/s" if i in res else "-"
+                     for i in ("fastnn_bf16", "torch_fused", "torch_bf16")]
+            ratios = [None if p not in res else f["samples_per_s"] / res[p]["samples_per_s"]
+                      for p, _ in MIXED_TARGETS[wid]]
+            vs = ["-" if v is None else f"{v:.2f}x" for v in ratios]
+            target = ", ".join(f">= {t:g}x {PEER_NAMES.get(p, 'torch autocast')}" for p, t in MIXED_TARGETS[wid])
+            met = all(v is not None and v >= t for v, (_, t) in zip(ratios, MIXED_TARGETS[wid]))
+        rows.append([wid, describe(MIXED[wid] if wid != "W5am" else "W5a", r["spec"])] + cells + vs
+                    + [target, "yes" if met else "NO"])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
 def describe(wid, spec):
+    if wid == "W3r":
+        return f"W3 model, raw Fashion-MNIST pixels, {spec.n_samples} x {spec.epochs} ep, batch {spec.batch_size}"
+    if wid == "W3t":
+        return "W3 inside threadpool_limits(2)"
     if wid == "W5a":
         return "W3 model, predict 1 sample"
     if wid == "W5b":
@@ -239,39 +375,58 @@ def fmt_value(wid, r):
     return f"{r['samples_per_s'] / 1e3:.1f}k/s"
 
 
-def speedup(wid, res, impl="fastnn"):
-    """How many times faster `impl` is than PyTorch (None without torch)."""
-    t = res.get("torch")
+def speedup(wid, res, impl="fastnn", peer="torch"):
+    """How many times faster `impl` is than `peer` (None when either is missing)."""
+    t = res.get(peer)
     if t is None or impl not in res:
         return None
     return t["median"] / res[impl]["median"]
 
 
-def target_status(wid, res):
-    kind, value = TARGETS[wid]
+def target_status(wid, res, results=None):
+    kind, value, peer = TARGETS[wid]
     if kind == "max_us":
         got = res["fastnn"]["median"] * 1e6
         return f"<= {value:g} us", got <= value
-    s = speedup(wid, res)
-    return f">= {value:g}x torch", None if s is None else s >= value
+    if kind == "vs_w3":
+        r = vs_w3(results)
+        quiet = not any((results or {}).get("W3t", {}).get("stderr", {}).values())
+        return f"<= {value:g}x own W3, silent", None if r is None else (r <= value and quiet)
+    s = speedup(wid, res, peer=peer)
+    return f">= {value:g}x {PEER_NAMES[peer]}", None if s is None else s >= value
+
+
+def vs_w3(results):
+    """fastnn's W3t time over its W3 time (None unless both ran)."""
+    if not results or "W3" not in results or "W3t" not in results:
+        return None
+    return results["W3t"]["results"]["fastnn"]["median"] / results["W3"]["results"]["fastnn"]["median"]
 
 
 def table(results, spreads=True):
-    head = ["id", "workload", "fastnn", "numpy", "torch", "fastnn/torch", "numpy/torch", "target", "met",
-            "spread f/n/t"]
+    head = ["id", "workload", "fastnn", "numpy", "torch", "torch fused", "fastnn/torch", "fastnn/fused",
+            "numpy/torch", "target", "met", "spread f/n/t/tf"]
     rows = [head]
+    ratio = lambda v: "-" if v is None else f"{v:.2f}x"  # noqa: E731
     for wid in WORKLOADS:
         if wid not in results:
             continue
         spec, res = results[wid]["spec"], results[wid]["results"]
-        s, sn = speedup(wid, res), speedup(wid, res, "numpy")
-        target, met = target_status(wid, res)
+        target, met = target_status(wid, res, results)
         spread = "/".join("-" if res.get(i) is None else f"{100 * res[i]['spread']:.0f}%"
-                          for i in ("fastnn", "numpy", "torch"))
-        rows.append([wid, describe(wid, spec), fmt_value(wid, res.get("fastnn")), fmt_value(wid, res.get("numpy")),
-                     fmt_value(wid, res.get("torch")), "-" if s is None else f"{s:.2f}x",
-                     "-" if sn is None else f"{sn:.2f}x", target,
-                     "n/a" if met is None else ("yes" if met else "NO"), spread])
+                          for i in ("fastnn", "numpy", "torch", "torch_fused"))
+        def cell(impl):
+            if impl in res:
+                return fmt_value(wid, res[impl])
+            return "not installed" if impl.startswith("torch") and peers.torch is None else "-"
+
+        if wid == "W3t":
+            r = vs_w3(results)
+            target += "" if r is None else f" (got {r:.2f}x)"
+        rows.append([wid, describe(wid, spec), cell("fastnn"), cell("numpy"), cell("torch"), cell("torch_fused"),
+                     ratio(speedup(wid, res)), ratio(speedup(wid, res, peer="torch_fused")),
+                     ratio(speedup(wid, res, "numpy")), target, "n/a" if met is None else ("yes" if met else "NO"),
+                     spread])
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -286,6 +441,8 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=None, help="timed repeats per measurement (median reported)")
     p.add_argument("--json", default=None, help="write the results to this JSON file")
     p.add_argument("--no-torch", action="store_true", help="leave PyTorch out even when it is installed")
+    p.add_argument("--mixed", action="store_true",
+                   help="also the mixed_bfloat16 rows (W3m, W4m, W5am) beside PyTorch float32 and autocast bfloat16")
     p.add_argument("--no-gemm", action="store_true", help="skip the GEMM-rate measurement")
     p.add_argument("--no-rss", action="store_true", help="skip the peak-RSS measurement of W3's fit")
     p.add_argument("--gemm-clean-env", action="store_true",
@@ -311,6 +468,9 @@ def main(argv=None):
         selected = []
         for w in args.only.upper().split(","):
             w = w.strip()
+            if w == "MIXED":  # --only mixed: the mixed_bfloat16 rows alone
+                args.mixed = True
+                continue
             names = ["W5a", "W5b"] if w == "W5" else [x for x in WORKLOADS if x.upper() == w]
             if not names:
                 p.error(f"--only: expected ids among {', '.join(WORKLOADS)}, got {w!r}")
@@ -319,8 +479,10 @@ def main(argv=None):
     repeats = {w: rep or (2 if args.quick else 3) for w in WORKLOADS}
     if not args.quick and rep is None:
         repeats.update({"W1": 5, "W5b": 7})
+    if "W3t" in selected and "W3" not in selected:
+        selected.insert(selected.index("W3t"), "W3")  # W3t's target is relative to W3
 
-    impls = [i for i in peers.available_impls() if not (args.no_torch and i == "torch")]
+    impls = [i for i in peers.available_impls() if not (args.no_torch and i.startswith("torch"))]
     threads = peers.apply_thread_limit(args.threads)
     import fastnn
 
@@ -339,12 +501,23 @@ def main(argv=None):
 
     print()
     print(table(results))
+    if args.mixed:
+        log("\nmixed_bfloat16 rows:")
+        mixed = run_mixed(args.quick, rep or (2 if args.quick else 3), log)
+        if mixed:
+            print()
+            print(mixed_table(mixed))
+            out["mixed_bfloat16"] = {w: {"results": r["results"]} for w, r in mixed.items()}
     for wid, r in results.items():
         out["workloads"][wid] = {"description": describe(wid, r["spec"]),
-                                 "target": target_status(wid, r["results"])[0],
-                                 "met": target_status(wid, r["results"])[1],
+                                 "target": target_status(wid, r["results"], results)[0],
+                                 "met": target_status(wid, r["results"], results)[1],
                                  "speedup_vs_torch": speedup(wid, r["results"]),
+                                 "speedup_vs_torch_fused": speedup(wid, r["results"], peer="torch_fused"),
                                  "results": r["results"]}
+        if wid == "W3t":
+            out["workloads"][wid]["stderr"] = r["stderr"]
+            out["workloads"][wid]["vs_w3"] = vs_w3(results)
 
     if "W3" in results:
         spec, res = results["W3"]["spec"], results["W3"]["results"]
@@ -374,7 +547,7 @@ def main(argv=None):
             out["rss"] = {}
             for impl in (["fastnn"] if args.quick else impls):
                 r = run_worker(["rss", impl, "--threads", str(args.threads)] + (["--quick"] if args.quick else []),
-                               torch_needed=impl == "torch")
+                               torch_needed=impl.startswith("torch"))
                 out["rss"][impl] = r
                 mb = 1024 * 1024
                 print(f"W3 fit peak RSS {impl:6s}: {r['peak_rss'] / mb:7.1f} MiB (before fit {r['rss_before_fit'] / mb:.1f}"

@@ -3,7 +3,8 @@
 - fastnn through its public Keras-style API (Sequential, compile, fit, predict);
 - ``NumpyMLP``: a plain float32 NumPy MLP with Keras's Adam, the fair NumPy peer;
 - ``TorchMLP``: an idiomatic PyTorch training loop (nn.Sequential, optim.Adam(eps=1e-7), shuffled index
-  batching, zero_grad/backward/step), used only when torch is importable.
+  batching, zero_grad/backward/step), used only when torch is importable; ``torch_fused`` is the same loop with
+  ``optim.Adam(fused=True)`` (PyTorch's fastest Adam on CPU).
 All three start from the same Glorot-uniform weights (drawn here, seeded) so their results can be checked
 against the float64 oracle in tests/reference.py before anything is timed.
 Shared by benchmarks/compare.py and the pytest-benchmark suites.
@@ -28,11 +29,12 @@ if not os.environ.get("FASTNN_BENCH_NO_TORCH"):  # set by compare.py's workers t
     except ImportError:  # PyTorch is optional: its columns say "not installed"
         torch = None
 
-IMPLS = ("fastnn", "numpy", "torch")
+IMPLS = ("fastnn", "numpy", "torch", "torch_fused", "fastnn_bf16", "torch_bf16")
 
 # tolerances of a float32 result against the float64 oracle (as in tests/conftest.py's TOL)
 TOL = {"forward": dict(rtol=1e-5, atol=1e-5), "backward": dict(rtol=1e-4, atol=1e-5),
-       "trajectory": dict(rtol=1e-5, atol=1e-5)}
+       "trajectory": dict(rtol=1e-5, atol=1e-5),
+       "bfloat16": dict(rtol=2.0 ** -6, atol=2.0 ** -6)}  # mixed_bfloat16 rows: 8-bit operands
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,7 @@ def workload_specs(quick=False):
             "W3": Spec(784, W3_LAYERS, "categorical_crossentropy", 1200, 300, 1),
             "W4": Spec(784, W4_LAYERS, "categorical_crossentropy", 512, 256, 1),
             "W5": Spec(784, W3_LAYERS, "categorical_crossentropy", 2000, 1000, 0),
+            "W3r": Spec(784, W3_LAYERS, "categorical_crossentropy", 1200, 300, 1),
         }
     return {
         "W1": Spec(2, ((3, "relu"), (1, "sigmoid")), "binary_crossentropy", 1500, 1500, 2200, shuffle=False),
@@ -84,6 +87,7 @@ def workload_specs(quick=False):
         "W3": Spec(784, W3_LAYERS, "categorical_crossentropy", 60000, 300, 2),
         "W4": Spec(784, W4_LAYERS, "categorical_crossentropy", 12800, 256, 1),
         "W5": Spec(784, W3_LAYERS, "categorical_crossentropy", 10000, 1000, 0),
+        "W3r": Spec(784, W3_LAYERS, "categorical_crossentropy", 60000, 300, 6),  # raw Fashion-MNIST pixels
     }
 
 
@@ -129,12 +133,12 @@ def reference_layers(spec):
 # fastnn
 # ---------------------------------------------------------------------------------------------
 
-def fastnn_model(spec, params):
+def fastnn_model(spec, params, policy=None):
     import fastnn
     from fastnn.layers import Dense
 
-    layers = [Dense(u, activation=a, input_shape=(spec.n_in,)) if i == 0 else Dense(u, activation=a)
-              for i, (u, a) in enumerate(spec.layers)]
+    layers = [Dense(u, activation=a, input_shape=(spec.n_in,), dtype=policy) if i == 0
+              else Dense(u, activation=a, dtype=policy) for i, (u, a) in enumerate(spec.layers)]
     model = fastnn.Sequential(layers)
     model.compile(optimizer="adam", loss=spec.loss)
     model.set_weights([p.copy() for p in params])
@@ -144,9 +148,9 @@ def fastnn_model(spec, params):
 class FastnnRunner:
     name = "fastnn"
 
-    def __init__(self, spec, params):
+    def __init__(self, spec, params, policy=None):
         self.spec = spec
-        self.model = fastnn_model(spec, params)
+        self.model = fastnn_model(spec, params, policy)
 
     def fit(self, x, y, epochs=None, batch_size=None):
         s = self.spec
@@ -293,11 +297,13 @@ class TorchMLP:
     """nn.Sequential of Linear/ReLU with a fused loss on the logits, torch.optim.Adam(eps=1e-7)."""
     name = "torch"
 
-    def __init__(self, spec, params, seed=0):
+    def __init__(self, spec, params, seed=0, fused=False, autocast=False):
         if torch is None:
             raise RuntimeError("PyTorch is not installed")
         nn = torch.nn
         self.spec = spec
+        # autocast: torch.autocast("cpu", dtype=torch.bfloat16) around the forward pass (its mixed precision)
+        self.autocast = autocast
         mods = []
         for i, (a, b) in enumerate(spec.shapes):
             lin = nn.Linear(a, b)
@@ -320,7 +326,8 @@ class TorchMLP:
             self.loss_fn, self.out_fn, self.sparse = nn.MSELoss(), lambda z: z, False
         else:
             raise ValueError(f"loss/last activation not covered by the torch peer: {spec.loss}/{last}")
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-7)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-7,
+                                    **({"fused": True} if fused else {}))
         self.gen = torch.Generator().manual_seed(seed)
 
     def targets(self, y):
@@ -331,9 +338,15 @@ class TorchMLP:
     def train_step(self, x, y):
         self._step(torch.from_numpy(x), self.targets(y))
 
+    def _forward(self, xb):
+        if not self.autocast:
+            return self.model(xb)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return self.model(xb).float()
+
     def _step(self, xb, yb):
         self.opt.zero_grad()
-        loss = self.loss_fn(self.model(xb), yb)
+        loss = self.loss_fn(self._forward(xb), yb)
         loss.backward()
         self.opt.step()
         return loss
@@ -359,7 +372,7 @@ class TorchMLP:
         self.model.eval()
         xt = torch.from_numpy(x)
         with torch.no_grad():
-            outs = [self.out_fn(self.model(xt[i:i + batch_size])) for i in range(0, xt.shape[0], batch_size)]
+            outs = [self.out_fn(self._forward(xt[i:i + batch_size])) for i in range(0, xt.shape[0], batch_size)]
             out = outs[0] if len(outs) == 1 else torch.cat(outs)
         return out.numpy()
 
@@ -372,8 +385,11 @@ class TorchMLP:
         return out
 
 
-def available_impls():
-    return [name for name in IMPLS if name != "torch" or torch is not None]
+def available_impls(mixed=False):
+    """The float32 implementations (mixed=False) or the mixed_bfloat16 rows' (fastnn_bf16, torch_fused as the
+    float32 peer, torch_bf16 = PyTorch under torch.autocast(bfloat16)) that can run here."""
+    names = ("fastnn_bf16", "torch_fused", "torch_bf16") if mixed else [n for n in IMPLS if not n.endswith("_bf16")]
+    return [name for name in names if not name.startswith("torch") or torch is not None]
 
 
 def make_runner(impl, spec, params):
@@ -383,6 +399,12 @@ def make_runner(impl, spec, params):
         return NumpyMLP(spec, params)
     if impl == "torch":
         return TorchMLP(spec, params)
+    if impl == "torch_fused":
+        return TorchMLP(spec, params, fused=True)
+    if impl == "fastnn_bf16":
+        return FastnnRunner(spec, params, policy="mixed_bfloat16")
+    if impl == "torch_bf16":
+        return TorchMLP(spec, params, fused=True, autocast=True)
     raise ValueError(f"impl must be one of {IMPLS}; received {impl!r}")
 
 
@@ -410,8 +432,8 @@ def check_train_step(impl, spec, params, x, y):
     from Keras's by up to a few percent of a step where gradients are tiny; for torch the check is on the
     gradients of the batch (loss and model), Adam being PyTorch's own.
     """
-    if impl == "torch":
-        runner = TorchMLP(spec, params)
+    if impl.startswith("torch"):
+        runner = make_runner(impl, spec, params)
         runner.model.train()
         runner.opt.zero_grad()
         loss = runner.loss_fn(runner.model(torch.from_numpy(x)), runner.targets(y))
@@ -438,7 +460,7 @@ def check_predict(impl, spec, params, x):
     runner = make_runner(impl, spec, params)
     out = runner.predict(x, batch_size=max(1, min(1000, x.shape[0])))
     assert_close(out, reference.forward(reference_layers(spec), [p.astype(np.float64) for p in params], x),
-                 "forward", f"{impl} {spec.describe()}: predict")
+                 "bfloat16" if impl.endswith("_bf16") else "forward", f"{impl} {spec.describe()}: predict")
 
 
 def apply_thread_limit(n):

@@ -20,6 +20,7 @@
 #include "fastnn/activations.hpp"
 #include "fastnn/bf16.hpp"
 #include "fastnn/blas.hpp"
+#include "fastnn/cpu.hpp"
 #include "fastnn/distributed.hpp"
 #include "fastnn/fault_inject.hpp"
 #include "fastnn/losses.hpp"
@@ -540,6 +541,7 @@ void bind_network(py::module_& m, const char* cls) {
                  Status st;
                  {
                      py::gil_scoped_release nogil;
+                     fastnn::EngineCall engine_call;  // FTZ/DAZ while the engine runs (cpu.hpp)
                      st = s.net->predict(op, x.data(), x.shape(0), batch_size, first, last, check_finite, check);
                  }
                  if (st == Status::Interrupted) throw py::error_already_set();
@@ -555,6 +557,7 @@ void bind_network(py::module_& m, const char* cls) {
                  double loss;
                  {
                      py::gil_scoped_release nogil;
+                     fastnn::EngineCall engine_call;  // FTZ/DAZ while the engine runs (cpu.hpp)
                      loss = s.net->forward_backward(x.data(), y.data(), w, x.shape(0));
                  }
                  // The gradient of every tensor but state (which has none), in ParamSpec order.
@@ -577,6 +580,7 @@ void bind_network(py::module_& m, const char* cls) {
                  Arr<T> wk;
                  const T* w = s.weights_ptr(sw, x.shape(0), wk);
                  py::gil_scoped_release nogil;
+                 fastnn::EngineCall engine_call;  // FTZ/DAZ while the engine runs (cpu.hpp)
                  return s.net->train_on_batch(x.data(), y.data(), w, x.shape(0));
              },
              py::arg("x"), py::arg("y"), py::arg("sample_weight") = py::none())
@@ -595,6 +599,7 @@ void bind_network(py::module_& m, const char* cls) {
                  Status st;
                  {
                      py::gil_scoped_release nogil;
+                     fastnn::EngineCall engine_call;  // FTZ/DAZ while the engine runs (cpu.hpp)
                      st = s.net->train_epochs(x.data(), y.data(), w, x.shape(0), batch_size, shuffle, epochs,
                                               python_interrupted, stop_on_nonfinite, &logs);
                  }
@@ -617,6 +622,7 @@ void bind_network(py::module_& m, const char* cls) {
                  idx done = 0;
                  {
                      py::gil_scoped_release nogil;
+                     fastnn::EngineCall engine_call;  // FTZ/DAZ while the engine runs (cpu.hpp)
                      std::function<bool()> check;
                      if (check_interrupts) check = python_interrupted;
                      st = s.net->train_batches(x.data(), y.data(), w, x.shape(0), batch_size, b0, b1, check,
@@ -645,6 +651,7 @@ void bind_network(py::module_& m, const char* cls) {
                  idx done = 0;
                  {
                      py::gil_scoped_release nogil;
+                     fastnn::EngineCall engine_call;  // FTZ/DAZ while the engine runs (cpu.hpp)
                      st = s.net->train_batches(x.data(), y.data(), w, x.shape(0), batch_size, 0,
                                                (x.shape(0) + batch_size - 1) / std::max<idx>(batch_size, 1),
                                                python_interrupted, false, &done);
@@ -664,6 +671,7 @@ void bind_network(py::module_& m, const char* cls) {
                  Status st;
                  {
                      py::gil_scoped_release nogil;
+                     fastnn::EngineCall engine_call;  // FTZ/DAZ while the engine runs (cpu.hpp)
                      st = s.net->evaluate(x.data(), y.data(), w, x.shape(0), batch_size, &result, check);
                  }
                  if (st == Status::Interrupted) throw py::error_already_set();
@@ -727,6 +735,7 @@ py::tuple perceptron(Arr<T> x, Arr<T> y, Arr<T> w0, double eta, int epochs) {
     T* wp = w.mutable_data();
     {
         py::gil_scoped_release nogil;
+        fastnn::EngineCall engine_call;  // FTZ/DAZ while the engine runs (cpu.hpp)
         errors = perceptron_fit(wp, x.data(), y.data(), x.shape(0), x.shape(1), eta, epochs, python_interrupted);
     }
     if (PyErr_Occurred()) throw py::error_already_set();
@@ -893,6 +902,13 @@ PYBIND11_MODULE(_core, m) {
           py::arg("n"));
     m.def("get_num_threads", &fastnn::get_num_threads);
     m.def("have_openmp", &fastnn::have_openmp);
+    m.def("set_flush_denormals", &fastnn::set_flush_denormals, py::arg("enabled"));
+    m.def("flush_denormals", &fastnn::flush_denormals);
+    // Test-only probes: the calling thread's MXCSR, and the size of the team an engine region runs on now.
+    m.def("_mxcsr", &fastnn::read_fp_state);
+    m.def("_set_mxcsr", &fastnn::write_fp_state, py::arg("value"));
+    m.def("_team_size", &fastnn::team_size);
+    m.def("_team_mxcsr", &fastnn::team_fp_states);
 
     m.def("op_kinds", []() {
         std::vector<std::string> out;

@@ -3,11 +3,12 @@
 Each run is a separate Python process that seeds fastnn, builds, trains (shuffled, with dropout) and reports a hash of
 its weights and its History. Two networks:
   small  20-64-32-3, every layer <= 64 wide: the engine's feature-major path (its own loops, fixed order);
-  gemm   784-128-10: the OpenBLAS GEMM path.
+  gemm   784-128-10: the GEMM path (the engine's packed kernels, cpp/fastnn/blas.cpp).
 What holds (asserted below): the same seed gives bitwise the same weights and History in two processes, at 1 and at
-2 threads, for both networks, and 1-thread and 2-thread runs are bitwise the same for both networks (the engine
-splits each product into blocks run by single-threaded OpenBLAS, so no reduction order depends on the thread
-count). Different seeds give different weights.
+2 threads, for both networks, and 1-thread and 2-thread runs are bitwise the same for both networks (each element
+of a product is one running sum over k in order, whatever block of the split computes it, so no reduction order
+depends on the thread count; OpenBLAS's Haswell kernels, selected by OPENBLAS_CORETYPE=Haswell, rounded a call's
+last tile differently and broke this). Different seeds give different weights.
 
 Children run with OMP_WAIT_POLICY=passive, so that a loaded machine's spinning threads cannot slow them down.
 """

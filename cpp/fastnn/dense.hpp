@@ -19,46 +19,58 @@ namespace fastnn {
 
 constexpr double kDirectMaxMacs = 65536;
 
-// z (n_out,) = x (n_in,) @ W (n_in, n_out), for one sample (prediction latency). The columns go in blocks of four
-// 64-byte vectors held in registers while k runs over all rows, so W is read once, in 256-byte pieces; threads split
-// the blocks, so each core streams (and keeps cached across calls) its own part of W. Every z[c] sums over k in
-// order: the same at any thread count.
+// z (n_out,) = x (n_in,) @ W (n_in, n_out), for one sample (prediction latency). Threads take balanced column ranges
+// (whole vectors), so each core streams its own part of W and keeps it in its L2 across calls. Within a range the
+// columns go in blocks of four 64-byte vectors held in registers while k runs over all rows (W read once, in
+// 256-byte pieces), then single vectors, then the last columns. Every z[c] sums over k in order: the same at any
+// thread count.
 template <class T>
 void row_times_matrix(T* z, const T* x, const T* W, idx n_in, idx n_out) {
     typedef T V __attribute__((vector_size(64)));
     constexpr idx L = idx(64 / sizeof(T));  // lanes per vector
-    constexpr idx B = 4 * L;                // columns per block
-    const idx blocks = n_out / B;
-    FASTNN_PARALLEL_FOR_ABOVE(n_in * n_out, kParallelMinMacs)
-    for (idx t = 0; t < blocks; ++t) {
-        const idx c0 = t * B;
-        V a0 = {}, a1 = {}, a2 = {}, a3 = {};
-        for (idx k = 0; k < n_in; ++k) {
-            const T* wk = W + k * n_out + c0;
-            V w0, w1, w2, w3;
-            std::memcpy(&w0, wk, sizeof(V));
-            std::memcpy(&w1, wk + L, sizeof(V));
-            std::memcpy(&w2, wk + 2 * L, sizeof(V));
-            std::memcpy(&w3, wk + 3 * L, sizeof(V));
-            const T xk = x[k];
-            a0 += xk * w0;
-            a1 += xk * w1;
-            a2 += xk * w2;
-            a3 += xk * w3;
+    const int parts = n_in * n_out >= kParallelMinMacs ? get_num_threads() : 1;
+    const idx vecs = (n_out + L - 1) / L, per = (vecs + parts - 1) / parts;
+    FASTNN_PARALLEL_FOR_ABOVE(parts, 2)
+    for (int p = 0; p < parts; ++p) {
+        const idx c_begin = std::min(n_out, p * per * L), c_end = std::min(n_out, (p + 1) * per * L);
+        idx c0 = c_begin;
+        for (; c0 + 4 * L <= c_end; c0 += 4 * L) {
+            V a0 = {}, a1 = {}, a2 = {}, a3 = {};
+            for (idx k = 0; k < n_in; ++k) {
+                const T* wk = W + k * n_out + c0;
+                V w0, w1, w2, w3;
+                std::memcpy(&w0, wk, sizeof(V));
+                std::memcpy(&w1, wk + L, sizeof(V));
+                std::memcpy(&w2, wk + 2 * L, sizeof(V));
+                std::memcpy(&w3, wk + 3 * L, sizeof(V));
+                const T xk = x[k];
+                a0 += xk * w0;
+                a1 += xk * w1;
+                a2 += xk * w2;
+                a3 += xk * w3;
+            }
+            std::memcpy(z + c0, &a0, sizeof(V));
+            std::memcpy(z + c0 + L, &a1, sizeof(V));
+            std::memcpy(z + c0 + 2 * L, &a2, sizeof(V));
+            std::memcpy(z + c0 + 3 * L, &a3, sizeof(V));
         }
-        std::memcpy(z + c0, &a0, sizeof(V));
-        std::memcpy(z + c0 + L, &a1, sizeof(V));
-        std::memcpy(z + c0 + 2 * L, &a2, sizeof(V));
-        std::memcpy(z + c0 + 3 * L, &a3, sizeof(V));
-    }
-    const idx c0 = blocks * B;  // the last columns, fewer than a block
-    if (c0 == n_out) return;
-    std::fill(z + c0, z + n_out, T(0));
-    for (idx k = 0; k < n_in; ++k) {
-        const T xk = x[k];
-        const T* wk = W + k * n_out;
-#pragma omp simd
-        for (idx c = c0; c < n_out; ++c) z[c] += xk * wk[c];
+        for (; c0 + L <= c_end; c0 += L) {
+            V a = {};
+            for (idx k = 0; k < n_in; ++k) {
+                V w;
+                std::memcpy(&w, W + k * n_out + c0, sizeof(V));
+                a += x[k] * w;
+            }
+            std::memcpy(z + c0, &a, sizeof(V));
+        }
+        if (c0 < c_end) {  // fewer than a vector of columns left
+            std::fill(z + c0, z + c_end, T(0));
+            for (idx k = 0; k < n_in; ++k) {
+                const T xk = x[k];
+                const T* wk = W + k * n_out;
+                for (idx c = c0; c < c_end; ++c) z[c] += xk * wk[c];
+            }
+        }
     }
 }
 
