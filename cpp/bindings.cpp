@@ -9,17 +9,20 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <array>
 
 #include <cmath>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "fastnn/activations.hpp"
 #include "fastnn/bf16.hpp"
 #include "fastnn/blas.hpp"
 #include "fastnn/cpu.hpp"
 #include "fastnn/distributed.hpp"
+#include "fastnn/fault_inject.hpp"
 #include "fastnn/losses.hpp"
 #include "fastnn/metrics.hpp"
 #include "fastnn/network.hpp"
@@ -63,6 +66,15 @@ const T* sample_weights(const py::object& sw, idx n, Arr<T>& keep) {
 bool python_interrupted() {
     py::gil_scoped_acquire gil;
     return PyErr_CheckSignals() != 0;
+}
+
+unsigned long g_main_thread = 0;  // Python's main thread (threading.main_thread().ident), set at import
+
+// The interrupt check for a call from the current thread (GIL held): Python runs signal handlers in its main
+// thread only, so calls from other threads (concurrent predict) skip the per-batch poll and its GIL round trip.
+std::function<bool()> interrupt_check() {
+    if (PyThread_get_thread_ident() == g_main_thread) return python_interrupted;
+    return {};
 }
 
 // The MPI allreduce spec from the dict built by fastnn/distributed.py (integers and a float).
@@ -525,11 +537,14 @@ void bind_network(py::module_& m, const char* cls) {
                  check_2d(x, "x", ops[first].n_in);
                  Arr<T> out({x.shape(0), py::ssize_t(ops[last].n_out)});
                  T* op = out.mutable_data();
+                 const auto check = interrupt_check();
+                 Status st;
                  {
                      py::gil_scoped_release nogil;
                      fastnn::EngineCall engine_call;  // FTZ/DAZ while the engine runs (cpu.hpp)
-                     s.net->predict(op, x.data(), x.shape(0), batch_size, first, last, check_finite);
+                     st = s.net->predict(op, x.data(), x.shape(0), batch_size, first, last, check_finite, check);
                  }
+                 if (st == Status::Interrupted) throw py::error_already_set();
                  return out;
              },
              py::arg("x"), py::arg("batch_size") = 32, py::arg("first") = 0, py::arg("last") = -1,
@@ -651,9 +666,16 @@ void bind_network(py::module_& m, const char* cls) {
                  s.check_xy(x, y);
                  Arr<T> wk;
                  const T* w = s.weights_ptr(sw, x.shape(0), wk);
-                 py::gil_scoped_release nogil;
-                 fastnn::EngineCall engine_call;  // FTZ/DAZ while the engine runs (cpu.hpp)
-                 return s.net->evaluate(x.data(), y.data(), w, x.shape(0), batch_size);
+                 const auto check = interrupt_check();
+                 std::vector<double> result;
+                 Status st;
+                 {
+                     py::gil_scoped_release nogil;
+                     fastnn::EngineCall engine_call;  // FTZ/DAZ while the engine runs (cpu.hpp)
+                     st = s.net->evaluate(x.data(), y.data(), w, x.shape(0), batch_size, &result, check);
+                 }
+                 if (st == Status::Interrupted) throw py::error_already_set();
+                 return result;
              },
              py::arg("x"), py::arg("y"), py::arg("sample_weight") = py::none(), py::arg("batch_size") = 32)
         .def_property("learning_rate", [](const PN& s) { return s.net->learning_rate(); },
@@ -685,6 +707,9 @@ void bind_network(py::module_& m, const char* cls) {
                      if (!arrs.back() || std::size_t(arrs.back().size()) != s.net->n_params())
                          fail("optimizer slot", std::to_string(s.net->n_params()) + " values", "another size");
                  }
+                 // All or nothing: copies made before the state changes, then swapped in.
+                 std::vector<T> copies[3];
+                 for (int k = 0; k < 3; ++k) copies[k].assign(arrs[k].data(), arrs[k].data() + arrs[k].size());
                  const auto it = d["iterations"].cast<std::int64_t>();
                  if (it < 0) fail("optimizer iterations", "an integer >= 0", std::to_string(it));
                  const double u_product = d["u_product"].cast<double>();  // every value read before any is set
@@ -694,7 +719,7 @@ void bind_network(py::module_& m, const char* cls) {
                  o.iterations = it;
                  o.u_product = u_product;
                  std::vector<T>* dst[3] = {&o.s1, &o.s2, &o.s3};
-                 for (int k = 0; k < 3; ++k) dst[k]->assign(arrs[k].data(), arrs[k].data() + arrs[k].size());
+                 for (int k = 0; k < 3; ++k) dst[k]->swap(copies[k]);
              });
 }
 
@@ -722,6 +747,7 @@ py::tuple perceptron(Arr<T> x, Arr<T> y, Arr<T> w0, double eta, int epochs) {
 PYBIND11_MODULE(_core, m) {
     m.doc() = "fastnn's C++ engine (private: use the fastnn package)";
     fastnn::init_threads();
+    g_main_thread = py::module_::import("threading").attr("main_thread")().attr("ident").cast<unsigned long>();
 
     m.def("activation_forward", [](const std::string& name, py::object z) -> py::array {
         return is_f32(z) ? act_fwd<float>(name, z) : act_fwd<double>(name, z);
@@ -767,6 +793,16 @@ PYBIND11_MODULE(_core, m) {
               return perceptron<double>(x, y, w0, eta, epochs);
           },
           py::arg("X"), py::arg("y"), py::arg("w"), py::arg("eta"), py::arg("epochs"));
+#ifdef FASTNN_FAULT_INJECT
+    // Only in fault-injection builds (tests/test_fault_injection.py): fail the n-th allocation from now, count them.
+    m.def("_fault_arm", [](std::int64_t n) { fault::arm(n); }, py::arg("n"));
+    m.def("_fault_disarm", []() { return fault::disarm(); });
+    m.def("_alloc_count", [](bool reset) {
+        const std::int64_t n = fault::count();
+        if (reset) fault::reset_count();
+        return n;
+    }, py::arg("reset") = false);
+#endif
 #ifdef FASTNN_SANITIZE
     // Only in sanitizer builds: a deliberate heap overflow, so CI can prove AddressSanitizer is live.
     m.def("_sanitizer_probe", []() {
@@ -854,7 +890,16 @@ PYBIND11_MODULE(_core, m) {
               }
           },
           py::arg("spec"), py::arg("buffer"));
-    m.def("set_num_threads", &fastnn::set_num_threads, py::arg("n"));
+    m.def("set_num_threads",
+          [](long long n) {
+              // The cap of fastnn/_limits.py (max_threads), here too so that a direct call cannot pass it: a team
+              // of a million threads crashes the OpenMP runtime at the next parallel region.
+              const long long most = 4LL * std::max(1u, std::thread::hardware_concurrency());
+              if (n < 1 || n > most)
+                  fail("n", "an integer in [1, " + std::to_string(most) + "]", std::to_string(n));
+              fastnn::set_num_threads(int(n));
+          },
+          py::arg("n"));
     m.def("get_num_threads", &fastnn::get_num_threads);
     m.def("have_openmp", &fastnn::have_openmp);
     m.def("set_flush_denormals", &fastnn::set_flush_denormals, py::arg("enabled"));

@@ -31,9 +31,10 @@ __version__ = "0.1.0"
 
 def set_num_threads(n):
     """Threads used by the engine: its OpenMP team, which also splits each matrix product (a lower threadpoolctl
-    or OpenMP limit in the calling thread wins)."""
+    or OpenMP limit in the calling thread wins); at most 4 per logical CPU (fastnn._limits.max_threads())."""
+    from . import _limits
     from ._validation import check_int
-    _core.set_num_threads(check_int(n, "n", 1))
+    _core.set_num_threads(check_int(n, "n", 1, maximum=_limits.max_threads()))
 
 
 def get_num_threads():

@@ -9,7 +9,7 @@ import numbers
 
 import numpy as np
 
-from . import _core, config
+from . import _core, _limits, config
 
 
 def to_array(data, name):
@@ -153,14 +153,17 @@ def as_sample_weight(data, n_samples, dtype, name="sample_weight"):
     return out
 
 
-def check_int(value, name, minimum, allow_none=False):
-    """An int >= minimum (bools and non-integral floats refused)."""
+def check_int(value, name, minimum, allow_none=False, maximum=_limits.MAX_INDEX):
+    """An int in [minimum, maximum] (bools and non-integral floats refused); the default maximum is the largest
+    index the engine takes, so no integer reaches the binding out of its range."""
     if value is None and allow_none:
         return None
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise ValueError(f"{name}: expected an integer >= {minimum}, got {value!r} ({type(value).__name__})")
     if value < minimum:
         raise ValueError(f"{name}: expected an integer >= {minimum}, got {value!r}")
+    if value > maximum:
+        raise ValueError(f"{name}: expected an integer in [{minimum}, {maximum}], got {value!r}")
     return int(value)
 
 

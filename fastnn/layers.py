@@ -8,7 +8,7 @@ Calling a layer on a symbolic tensor (`Dense(3)(Input(shape=(2,)))`) chains laye
 
 import numpy as np
 
-from . import activations, dtype_policies, initializers, regularizers
+from . import _limits, activations, dtype_policies, initializers, regularizers
 from ._naming import to_snake_case, unique_name
 from ._validation import check_fraction, check_int
 
@@ -31,7 +31,7 @@ class KerasTensor:
 
 def _input_size_from(input_shape, input_dim, where):
     if input_dim is not None:
-        return check_int(input_dim, "input_dim", 1), None
+        return check_int(input_dim, "input_dim", 1, maximum=_limits.MAX_UNITS), None
     if input_shape is None:
         return None, None
     if isinstance(input_shape, (int, np.integer)):
@@ -41,6 +41,10 @@ def _input_size_from(input_shape, input_dim, where):
         shape = shape[1:]
     if not shape or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1 for s in shape):
         raise ValueError(f"input_shape: expected a tuple of positive integers such as (13,), got {input_shape!r}")
+    if len(shape) > _limits.MAX_SAMPLE_DIMS or int(np.prod([int(s) for s in shape], dtype=object)) > _limits.MAX_UNITS:
+        raise ValueError(f"input_shape: expected at most {_limits.MAX_SAMPLE_DIMS} dimensions and "
+                         f"{_limits.MAX_UNITS} features per sample, "
+                         f"got {tuple(input_shape)!r}")
     if len(shape) > 1 and where != "Flatten" and where != "InputLayer":
         raise ValueError(f"input_shape: {where} takes 1-D samples such as (784,), got {tuple(input_shape)!r}; "
                          f"put Flatten(input_shape={tuple(shape)!r}) first, or reshape x to (N, {int(np.prod(shape))})")
@@ -82,8 +86,8 @@ class Layer(WeightsView):
         kwargs.pop("batch_size", None)
         if kwargs:
             raise TypeError(f"{type(self).__name__} got unexpected keyword argument(s): {', '.join(sorted(kwargs))}")
-        if name is not None and (not isinstance(name, str) or not name):
-            raise ValueError(f"name: expected a non-empty string, got {name!r}")
+        if name is not None:
+            _limits.check_name(name, "name")
         self.name = name or unique_name(self._prefix or to_snake_case(type(self).__name__))
         # dtype: a policy ("float32", "float64", "mixed_bfloat16", a DTypePolicy) or a float dtype; without one the
         # layer takes the global policy as it is now (Keras 3). _dtype is the storage dtype asked for, if any.
@@ -122,6 +126,19 @@ class Layer(WeightsView):
     @property
     def built(self):
         return self._home is not None
+
+    @property
+    def trainable(self):
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        home = getattr(self, "_home", None)
+        if home is not None and home[0].busy():
+            raise RuntimeError(f"trainable: layer {self.name!r} belongs to a model that is being trained (fit or "
+                               "train_on_batch is running, in another thread or in one of its callbacks); its "
+                               "structure cannot change until it returns")
+        self._trainable = bool(value)
 
     @property
     def input_shape(self):
@@ -168,8 +185,8 @@ class Layer(WeightsView):
         if self._home is None:
             raise ValueError(f"{self.name}: the layer has no weights yet; build the model (give it an input shape "
                              "or call fit/predict/build) before set_weights")
-        _check_weight_list(weights, shapes, f"layer {self.name!r}")
         engine, i = self._home
+        _check_weight_list(weights, shapes, f"layer {self.name!r}", engine.dtype)
         engine.net.set_weights(i, [np.asarray(w) for w in weights])
 
     def count_params(self):
@@ -192,7 +209,9 @@ class Layer(WeightsView):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
 
 
-def _check_weight_list(weights, shapes, where):
+def _check_weight_list(weights, shapes, where, dtype=None):
+    """Checks a weight list's length, shapes and values: finite, and still finite once converted to `dtype`
+    (the model's), so 1e39 is refused for a float32 model rather than stored as infinity."""
     if not isinstance(weights, (list, tuple)):
         raise ValueError(f"weights for {where}: expected a list of {len(shapes)} arrays, got {type(weights).__name__}")
     if len(weights) != len(shapes):
@@ -206,6 +225,14 @@ def _check_weight_list(weights, shapes, where):
             raise ValueError(f"weights for {where}: expected shape {tuple(s)}, got {tuple(a.shape)}")
         if not np.isfinite(a).all():
             raise ValueError(f"weights for {where}: expected finite numbers, got NaN or infinity")
+        if dtype is not None and a.dtype != np.dtype(dtype):
+            with np.errstate(over="ignore", invalid="ignore"):
+                converted = a.astype(dtype)
+            bad = np.flatnonzero(~np.isfinite(converted))
+            if bad.size:
+                at = tuple(int(i) for i in np.unravel_index(bad[0], a.shape))
+                raise ValueError(f"weights for {where}: expected finite numbers, got {a[at].item()!r} at index {at}, "
+                                 f"which is too large for {np.dtype(dtype).name} (it becomes infinity)")
 
 
 class Dense(Layer):
@@ -217,7 +244,7 @@ class Dense(Layer):
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
-        self.units = check_int(units, "units", 1)
+        self.units = check_int(units, "units", 1, maximum=_limits.MAX_UNITS)
         self.activation = activations.deserialize(activations.get(activation))
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)

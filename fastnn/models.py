@@ -26,20 +26,19 @@ weights out of the optimizer step; as in Keras 3, the trainable flags a model tr
 `compile()` (a change takes effect at the next compile; fit warns when the flags changed since).
 """
 
+import json
 import math
-import os
 import threading
 
 import numpy as np
 
-from . import _core, config, dtype_policies, losses, metrics as metrics_module, optimizers, summary as summary_module
+from . import _core, _limits, config, dtype_policies, losses, metrics as metrics_module, optimizers, summary as summary_module
 from . import random as fastnn_random
 from ._naming import unique_name
 from ._validation import check_int, to_array
 from .errors import ModelFileError
 from .layers import (ENGINE_LAYERS, LAYER_CLASSES, Dense, Flatten, InputLayer, KerasTensor,
                      Layer, WeightsView, _check_weight_list)
-from .summary import _human_bytes
 from .trainer import Trainer
 
 
@@ -54,9 +53,19 @@ class _Engine:
         self.training = threading.Lock()  # held by fit / train_on_batch: one training call at a time
         self.moves = 0  # how many times a layer's weights moved from this engine to another (see Model._sync)
 
+    def busy(self):
+        """True while fit / train_on_batch runs on this engine (the structure of its models is then frozen)."""
+        return self.training.locked() or self.net.training
+
 
 _SYNC_LOCK = threading.Lock()  # moving layers' weights between engines is one step at a time
 _MAX_NESTING = 16
+
+
+def _refuse_while_training(engine, what, name):
+    if engine is not None and engine.busy():
+        raise RuntimeError(f"{what}: model {name!r} is being trained (fit or train_on_batch is running, in another "
+                           "thread or in one of its callbacks); its structure cannot change until it returns")
 
 
 class Model(Trainer, WeightsView):
@@ -67,8 +76,8 @@ class Model(Trainer, WeightsView):
     def __init__(self, inputs=None, outputs=None, name=None, dtype=None, trainable=True, **kwargs):
         if kwargs:
             raise TypeError(f"{type(self).__name__} got unexpected keyword argument(s): {', '.join(sorted(kwargs))}")
-        if name is not None and (not isinstance(name, str) or not name):
-            raise ValueError(f"name: expected a non-empty string, got {name!r}")
+        if name is not None:
+            _limits.check_name(name, "name")
         self.name = name or unique_name(self._name_prefix)
         self._dtype = None if dtype is None else dtype_policies.get(dtype).variable_dtype
         self._chain = []
@@ -121,6 +130,7 @@ class Model(Trainer, WeightsView):
             chain.append(t._layer)
             training.append(getattr(t, "_training", None))
             t = t._parent
+            _limits.check_layer_count(len(chain), "outputs")
         chain.reverse()
         training.reverse()
         self._chain_training = training
@@ -141,7 +151,9 @@ class Model(Trainer, WeightsView):
 
     @trainable.setter
     def trainable(self, value):
-        """Sets `trainable` on the model and on every layer in it (nested models included), as Keras does."""
+        """Sets `trainable` on the model and on every layer in it (nested models included), as Keras does; refused
+        (RuntimeError) while the model trains."""
+        _refuse_while_training(getattr(self, "_engine", None), "trainable", self.name)
         value = bool(value)
         self._trainable = value
         for layer in self._chain:
@@ -247,8 +259,7 @@ class Model(Trainer, WeightsView):
 
     def _build(self, n_in, private=False):
         """Creates (or re-creates) the engine for input width n_in (private: never a view of another engine)."""
-        if self._engine is not None and self._engine.net.training:
-            raise RuntimeError(f"model {self.name!r} is being trained: its layers cannot change until fit returns")
+        _refuse_while_training(self._engine, "build", self.name)
         n_in = check_int(n_in, "input size", 1)
         if self._flatten_shape() is not None and not self._starts_with_flatten():
             raise ValueError(f"input shape {self._flatten_shape()}: fastnn layers take 1-D samples; put Flatten() "
@@ -286,7 +297,7 @@ class Model(Trainer, WeightsView):
             self._engine, self._first, self._last = homes[0][0], homes[0][1], homes[-1][1]
             self._seen_moves = self._engine.moves
         else:
-            _check_allocatable(ops, self.dtype)
+            _check_allocatable(ops, self.dtype, self.compiled, f"model {self.name!r}")
             engine = _Engine(self.dtype, self)
             net = engine.net
             for layer, size in ops:
@@ -297,10 +308,9 @@ class Model(Trainer, WeightsView):
                     args = _inference_args(kind, args)
                 try:
                     net.add_op(kind, size, layer.output_size(size), args)
-                except MemoryError:
-                    raise MemoryError(f"layer {layer.name!r}: cannot allocate its weights for {size} inputs "
-                                      f"({_human_bytes(size * layer.output_size(size) * np.dtype(self.dtype).itemsize)}"
-                                      "); use fewer units or inputs") from None
+                except MemoryError as e:  # the engine's message says what ran out
+                    raise MemoryError(f"layer {layer.name!r} ({size} inputs): {e}; use fewer units or "
+                                      "inputs") from None
             with _SYNC_LOCK:
                 _check_not_training(ops, self)
                 for i, (layer, _) in enumerate(ops):
@@ -341,6 +351,7 @@ class Model(Trainer, WeightsView):
 
     def build(self, input_shape=None):
         """Builds the model for samples of `input_shape` ((None, n) or (n,))."""
+        _refuse_while_training(self._engine, "build", self.name)
         if input_shape is None:
             raise ValueError("input_shape: expected a shape such as (None, 13), got None")
         shape = tuple(input_shape)
@@ -457,7 +468,7 @@ class Model(Trainer, WeightsView):
         self._require_built("set_weights")
         self._sync(write=True)
         shapes = [s for i in range(self._first, self._last + 1) for s in _op_shapes(self._net, i)]
-        _check_weight_list(weights, shapes, f"model {self.name!r}")
+        _check_weight_list(weights, shapes, f"model {self.name!r}", self._net.dtype)
         k = 0
         for i in range(self._first, self._last + 1):
             m = len(_op_shapes(self._net, i))
@@ -546,6 +557,12 @@ class Model(Trainer, WeightsView):
         tensors, opt = self._tensors(include_optimizer)
         cfg = {"kind": "model", "model": self.get_config(), "compile": self._compile_config(), "optimizer_state": opt,
                "rng_state": [str(v) for v in self._net.get_rng_state()]}
+        # Whatever save writes, load_model reads: the reader's checks run on the config as it will read it.
+        try:
+            _check_loadable(json.loads(json.dumps(cfg)), tensors, f"save: model {self.name!r}")
+        except ModelFileError as e:
+            raise ValueError(f"{e.reason}; load_model would refuse the file, so "
+                             "it is not written") from None
         saving.write_model_file(filepath, tensors, cfg)
 
     def save_weights(self, filepath, overwrite=True):
@@ -643,6 +660,7 @@ class Sequential(Model):
 
     def add(self, layer, rebuild=True):
         """Appends a layer (or starts the model with an Input tensor / InputLayer)."""
+        _refuse_while_training(self._engine, "add", self.name)
         if isinstance(layer, KerasTensor) and isinstance(layer._layer, InputLayer):
             layer = layer._layer
         if isinstance(layer, InputLayer):
@@ -657,6 +675,7 @@ class Sequential(Model):
             raise ValueError(f"layer: expected a fastnn layer such as Dense(...), got {type(layer).__name__}")
         if any(existing is layer for existing in self._chain):
             raise ValueError(f"layer {layer.name!r} is already in this model")
+        _limits.check_layer_count(len(self._chain) + 1, f"model {self.name!r}")
         names = {l.name for l in self._chain}
         if layer.name in names:
             raise ValueError(f"All layers added to a Sequential model should have unique names. Name {layer.name!r} "
@@ -676,6 +695,7 @@ class Sequential(Model):
                 raise
 
     def pop(self):
+        _refuse_while_training(self._engine, "pop", self.name)
         if not self._chain:
             raise ValueError("pop: there are no layers in the model")
         layer = self._chain.pop()
@@ -734,30 +754,26 @@ def _check_not_training(ops, model):
                                f"in another thread); model {model.name!r} shares it: wait for that training to end")
 
 
-def _physical_memory():
-    try:
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
-def _check_allocatable(ops, dtype):
-    """Refuses weights larger than the machine's memory before the engine touches them: such a buffer may be
-    granted by the kernel and then kill the process (out-of-memory killer) when it is initialized."""
-    itemsize = np.dtype(dtype).itemsize
+def _check_allocatable(ops, dtype, compiled, what):
+    """Refuses a model beyond the limits of fastnn._limits before the engine allocates anything: too many
+    parameters (ValueError), or weights + gradients (+ the optimizer's slots once compiled) larger than the
+    machine's memory (MemoryError): such buffers may be granted by the kernel and then kill the process (out-of-
+    memory killer) when they are initialized."""
     total, biggest = 0, None
     for layer, size in ops:
         if isinstance(layer, Dense):
-            n = (size + 1) * layer.units
+            n = size * layer.units + (layer.units if layer.use_bias else 0)
             total += n
             if biggest is None or n > biggest[1]:
                 biggest = (layer, n, size)
-    limit = _physical_memory()
-    if limit is not None and total * itemsize > limit:
-        layer, _, size = biggest
-        raise MemoryError(f"model weights need {_human_bytes(total * itemsize)}, more than this machine's "
-                          f"{_human_bytes(limit)} of memory (layer {layer.name!r}: {size} inputs x {layer.units} "
-                          "units); use fewer units or inputs")
+    if biggest is None:
+        return total
+    layer, _, size = biggest
+    hint = f"the largest layer is {layer.name!r}: {size} inputs x {layer.units} units; use fewer units or inputs"
+    _limits.check_memory(_limits.training_bytes(total, np.dtype(dtype).itemsize, compiled),
+                         f"{what} ({total:,} parameters)", hint)
+    _limits.check_params(total, what)
+    return total
 
 
 def _op_shapes(net, i):
@@ -800,11 +816,11 @@ _LAYER_KEYS = {
     "AlphaDropout": {"name", "trainable", "dtype", "rate", "seed", "noise_shape"},
 }
 _NO_OP_LAYERS = ("InputLayer", "Flatten", "Identity")  # layers that add no op to the engine
-_MAX_UNITS = 1 << 24
+_MAX_UNITS = _limits.MAX_UNITS
 
 
 _MODEL_KEYS = {"name", "dtype", "layers", "trainable", "call_training"}
-_MAX_LAYERS = 1000  # layers in one file, nested models' layers included
+_MAX_LAYERS = _limits.MAX_LAYERS + 1  # entries in one file: layers, nested models' too, and InputLayers
 
 
 def _layer_from_config(entry, where, budget=None):
@@ -833,7 +849,7 @@ def _layer_from_config(entry, where, budget=None):
     for key in ("shape", "input_shape"):
         if key in cfg:
             s = cfg[key]
-            if not isinstance(s, list) or not 1 <= len(s) <= 4 or any(
+            if not isinstance(s, list) or not 1 <= len(s) <= _limits.MAX_SAMPLE_DIMS or any(
                     isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= _MAX_UNITS for v in s) or \
                     int(np.prod(s)) > _MAX_UNITS:
                 raise ModelFileError(f"{where}: {key} must be a short list of positive integers, got {str(s)[:40]}")
@@ -877,7 +893,7 @@ def model_from_config(cfg, where="config", budget=None):
     layers_cfg = cfg.get("layers")
     if not isinstance(layers_cfg, list) or not 1 <= len(layers_cfg) <= budget[0]:
         raise ModelFileError(f"{where}: expected a list of 1 to {_MAX_LAYERS} layers (nested models' layers "
-                             "included)")
+                             "and InputLayers included)")
     if budget[1] <= 0:
         raise ModelFileError(f"{where}: models nest at most {_MAX_NESTING} deep")
     budget[0] -= len(layers_cfg)
@@ -890,8 +906,8 @@ def model_from_config(cfg, where="config", budget=None):
     if dtype not in ("float32", "float64"):
         raise ModelFileError(f"{where}: dtype must be float32 or float64, got {str(dtype)[:20]!r}")
     name = cfg.get("name")
-    if not isinstance(name, str) or not 0 < len(name) <= 200:
-        raise ModelFileError(f"{where}: model name must be a short string")
+    if not isinstance(name, str) or not 0 < len(name) <= _limits.MAX_NAME_CHARS:
+        raise ModelFileError(f"{where}: model name must be a string of 1 to {_limits.MAX_NAME_CHARS} characters")
     budget[1] -= 1
     layers = [_layer_from_config(e, f"{where}, layer {i}", budget) for i, e in enumerate(layers_cfg)]
     budget[1] += 1
@@ -957,26 +973,17 @@ def _expected_tensor_shapes(model_cfg, where):
     return shapes, width
 
 
-def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
-    """Reads a model written by model.save(): same architecture, bitwise-equal weights, and (when it was
-    compiled) its compile settings and optimizer state, so training can continue."""
-    from . import saving, saving_keras
-    if custom_objects:
-        raise ValueError("custom_objects: fastnn model files hold only built-in layers; expected None")
-    kind = saving_keras.sniff(filepath)
-    if kind == "keras":
-        return saving_keras.load_keras_model(filepath, compile=compile)
-    if kind == "hdf5":
-        raise ModelFileError("an HDF5 file: a Keras weights file (read it with model.load_weights) or Keras 2's "
-                             "legacy .h5 model format, which fastnn does not read; load_model reads .keras "
-                             "archives and fastnn's .fnn files", str(filepath))
-    tensors, cfg = saving.read_model_file(filepath)
-    where = str(filepath)
+def _check_loadable(cfg, tensors, where, compile=True):
+    """Everything load_model checks before it builds anything, for every kind of model: the architecture (closed
+    lists and the limits of fastnn._limits), the weight tensors it implies against those in the file, the total
+    parameter count, the memory of weights, gradients and (when compiled) optimizer slots, and the compile
+    settings. Returns (model config, expected tensor shapes). save() runs it on what it is about
+    to write, so that whatever save writes, load_model reads."""
     if not isinstance(cfg, dict) or cfg.get("kind") != "model" or not isinstance(cfg.get("model"), dict):
         raise ModelFileError(f"{where}: not a fastnn model file (a weights-only file? use model.load_weights)")
     model_cfg = cfg["model"]
     try:
-        model = model_from_config(model_cfg, where)
+        _check_config_limits(model_cfg, where)
         expected, _ = _expected_tensor_shapes(model_cfg, where)
     except ModelFileError:
         raise
@@ -993,14 +1000,83 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
         wrong = sorted(k for k in set(got) & set(expected) if got[k] != expected[k])
         raise ModelFileError(f"{where}: weight tensors do not match the architecture (missing {missing[:4]}, "
                              f"unexpected {extra[:4]}, wrong shape {wrong[:4]})")
+    dtype = model_cfg.get("dtype", "float32")
     for k, v in tensors.items():
-        if k.startswith("weights.") and v.dtype != np.dtype(model_cfg.get("dtype", "float32")):
-            raise ModelFileError(f"{where}: tensor {k} is {v.dtype}, the model is {model_cfg.get('dtype')}")
+        if k.startswith("weights.") and v.dtype != np.dtype(dtype):
+            raise ModelFileError(f"{where}: tensor {k} is {v.dtype}, the model is {dtype}")
+    if "weights.0.0" not in expected:
+        raise ModelFileError(f"{where}: cannot tell the model's input size")
+    total = sum(int(np.prod(shape, dtype=object)) for shape in expected.values())
+    try:
+        _limits.check_params(total, f"{where}: the model")
+    except ValueError as e:
+        raise ModelFileError(str(e)) from None
+    comp = cfg.get("compile")
+    compiled = compile and comp is not None
+    _limits.check_memory(_limits.training_bytes(total, np.dtype(dtype).itemsize, compiled),
+                         f"loading {where} ({total:,} parameters)", "load it on a machine with more memory")
+    if compiled:
+        _compile_arguments(comp, where)
+        _check_optimizer_state(cfg.get("optimizer_state"), tensors, total, dtype, where)
+    _check_rng_state(cfg.get("rng_state"), where)
+    return model_cfg, expected
+
+
+def _check_config_limits(model_cfg, where):
+    """Names and the layer count of a raw config (nested models included) against fastnn._limits; nothing is built
+    (model_from_config checks the rest when it builds)."""
+    def check_name(name, what):
+        if not isinstance(name, str) or not 0 < len(name) <= _limits.MAX_NAME_CHARS:
+            raise ModelFileError(f"{where}: {what} name must be a string of 1 to {_limits.MAX_NAME_CHARS} characters")
+
+    def walk(cfg):
+        if cfg.get("dtype", "float32") not in ("float32", "float64"):
+            raise ModelFileError(f"{where}: dtype must be float32 or float64, got {str(cfg.get('dtype'))[:20]!r}")
+        check_name(cfg.get("name"), "model")
+        if not isinstance(cfg.get("layers"), list) or not 1 <= len(cfg["layers"]) <= _MAX_LAYERS:
+            raise ModelFileError(f"{where}: expected a list of 1 to {_MAX_LAYERS} layers (nested models' layers and "
+                                 "InputLayers included)")
+        for entry in cfg["layers"]:
+            if entry["class_name"] in ("Sequential", "Functional"):
+                walk(entry["config"])
+            else:
+                check_name(entry["config"].get("name"), "layer")
+    if model_cfg.get("class_name") not in ("Sequential", "Functional"):
+        raise ModelFileError(f"{where}: expected a Sequential or Functional model config")
+    walk(model_cfg)
+    entries = list(_flat_layer_entries(model_cfg))
+    for pos, entry in entries:  # each layer's settings (closed lists, sizes): layer objects, no engine
+        _layer_from_config(entry, f"{where}, layer {pos}")
+    count = sum(entry["class_name"] != "InputLayer" for _, entry in entries)
+    if count > _limits.MAX_LAYERS:
+        raise ModelFileError(f"{where}: {count} layers, more than {_limits.MAX_LAYERS}")
+
+
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
+    """Reads a model written by model.save(): same architecture, bitwise-equal weights, and (when it was
+    compiled) its compile settings and optimizer state, so training can continue. The whole file is checked
+    (_check_loadable) before anything is built."""
+    from . import saving, saving_keras
+    if custom_objects:
+        raise ValueError("custom_objects: fastnn model files hold only built-in layers; expected None")
+    kind = saving_keras.sniff(filepath)
+    if kind == "keras":
+        return saving_keras.load_keras_model(filepath, compile=compile)
+    if kind == "hdf5":
+        raise ModelFileError("an HDF5 file: a Keras weights file (read it with model.load_weights) or Keras 2's "
+                             "legacy .h5 model format, which fastnn does not read; load_model reads .keras "
+                             "archives and fastnn's .fnn files", str(filepath))
+    tensors, cfg = saving.read_model_file(filepath)
+    where = str(filepath)
+    model_cfg, expected = _check_loadable(cfg, tensors, where, compile)
+    try:
+        model = model_from_config(model_cfg, where)
+    except ModelFileError:
+        raise
+    except (ValueError, TypeError, KeyError) as e:
+        raise ModelFileError(f"{where}: invalid model architecture: {e}") from None
     if not model.built:
-        n_in = expected.get("weights.0.0", (None,))[0]
-        if n_in is None:
-            raise ModelFileError(f"{where}: cannot tell the model's input size")
-        model._build(n_in)
+        model._build(expected["weights.0.0"][0])
     model.set_weights([tensors[f"weights.{i}.{j}"] for i in range(model._last + 1)
                        for j in range(len(_op_shapes(model._net, i)))])
     comp = cfg.get("compile")
@@ -1010,13 +1086,19 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     return model
 
 
-def _restore_rng(model, state, where):
-    """The shuffling and dropout generator states, so that resumed training repeats the original run."""
+def _check_rng_state(state, where):
     if state is None:
         return
     if not isinstance(state, list) or len(state) != 8 or not all(isinstance(v, str) and v.isascii() and v.isdigit() and
                                                                   len(v) <= 20 and int(v) < 2 ** 64 for v in state):
         raise ModelFileError(f"{where}: bad generator state")
+
+
+def _restore_rng(model, state, where):
+    """The shuffling and dropout generator states, so that resumed training repeats the original run."""
+    if state is None:
+        return
+    _check_rng_state(state, where)
     try:
         model._net.set_rng_state([int(v) for v in state])
     except ValueError as e:
@@ -1034,7 +1116,9 @@ def _metric_entry(m):
     return m if isinstance(m, str) else m.__name__
 
 
-def _restore_compile(model, comp, opt_state, tensors, where):
+def _compile_arguments(comp, where):
+    """(optimizer, loss, metrics, weighted_metrics) of a file's compile settings, checked against the closed lists
+    and the limits of fastnn._limits; nothing is built."""
     if not isinstance(comp, dict):
         raise ModelFileError(f"{where}: bad compile settings")
     try:
@@ -1043,8 +1127,8 @@ def _restore_compile(model, comp, opt_state, tensors, where):
         lists = []
         for key in ("metrics", "weighted_metrics"):
             entries = comp.get(key) or []
-            if not isinstance(entries, list) or len(entries) > 64:
-                raise ValueError(f"bad {key} list")
+            if not isinstance(entries, list) or len(entries) > _limits.MAX_METRICS:
+                raise ValueError(f"bad {key} list (at most {_limits.MAX_METRICS} metrics)")
             lists.append(entries)
         classes = comp.get("metric_classes")  # files written before weighted_metrics: names and class names
         if classes is not None:
@@ -1054,25 +1138,41 @@ def _restore_compile(model, comp, opt_state, tensors, where):
                         for name, cls in zip(lists[0], classes)]
         metrics, weighted = ([m if isinstance(m, str) else metrics_module.deserialize(m) for m in entries]
                              for entries in lists)
+    except (ValueError, TypeError) as e:
+        raise ModelFileError(f"{where}: invalid compile settings: {e}") from None
+    return opt, loss, metrics, weighted
+
+
+def _check_optimizer_state(opt_state, tensors, n, dtype, where):
+    """The optimizer state of a file (None: not saved): three slots of n values, a valid iteration count."""
+    if opt_state is None:
+        return None
+    if not isinstance(opt_state, dict) or set(opt_state) != {"iterations", "u_product"}:
+        raise ModelFileError(f"{where}: bad optimizer state")
+    slots = []
+    for k in range(_limits.OPTIMIZER_SLOTS):
+        t = tensors.get(f"optimizer.slot{k}")
+        if t is None or t.shape != (n,) or t.dtype != np.dtype(dtype):
+            raise ModelFileError(f"{where}: optimizer slot {k} missing or of the wrong shape")
+        slots.append(t)
+    it, u = opt_state["iterations"], opt_state["u_product"]
+    if isinstance(it, bool) or not isinstance(it, int) or not 0 <= it < 2 ** 62:
+        raise ModelFileError(f"{where}: bad optimizer iteration count")
+    if type(u) is not float or not math.isfinite(u):
+        raise ModelFileError(f"{where}: bad optimizer state (u_product)")
+    return {"iterations": it, "u_product": float(u), "slots": slots}
+
+
+def _restore_compile(model, comp, opt_state, tensors, where):
+    opt, loss, metrics, weighted = _compile_arguments(comp, where)
+    try:
         model.compile(optimizer=opt, loss=loss, metrics=metrics, weighted_metrics=weighted)
     except (ValueError, TypeError) as e:
         raise ModelFileError(f"{where}: invalid compile settings: {e}") from None
-    if opt_state is not None:
-        if not isinstance(opt_state, dict) or set(opt_state) != {"iterations", "u_product"}:
-            raise ModelFileError(f"{where}: bad optimizer state")
-        n = model._net.n_params
-        slots = []
-        for k in range(3):
-            t = tensors.get(f"optimizer.slot{k}")
-            if t is None or t.shape != (n,) or t.dtype != np.dtype(model.dtype):
-                raise ModelFileError(f"{where}: optimizer slot {k} missing or of the wrong shape")
-            slots.append(t)
-        it, u = opt_state["iterations"], opt_state["u_product"]
-        if isinstance(it, bool) or not isinstance(it, int) or not 0 <= it < 2 ** 62:
-            raise ModelFileError(f"{where}: bad optimizer iteration count")
-        if type(u) is not float or not math.isfinite(u):
-            raise ModelFileError(f"{where}: bad optimizer state (u_product)")
-        model._net.set_optimizer_state({"iterations": it, "u_product": float(u), "slots": slots})
+    if opt_state is None:  # (an unbuilt model has no engine yet: nothing to restore)
+        return
+    state = _check_optimizer_state(opt_state, tensors, model._net.n_params, model.dtype, where)
+    model._net.set_optimizer_state(state)
 
 
 def clone_model(model):

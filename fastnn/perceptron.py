@@ -9,7 +9,7 @@ import numbers
 
 import numpy as np
 
-from . import _core
+from . import _core, _limits
 from ._validation import as_features, check_int, to_array
 
 
@@ -22,8 +22,8 @@ class Perceptron:
         if isinstance(eta, bool) or not isinstance(eta, numbers.Real) or not np.isfinite(eta) or eta <= 0:
             raise ValueError(f"eta: expected a finite number > 0, got {eta!r}")
         self.eta = float(eta)
-        self.epochs = check_int(epochs, "epochs", 0)
-        self.seed = 1 if seed is None else check_int(seed, "seed", 0)
+        self.epochs = check_int(epochs, "epochs", 0, maximum=_limits.MAX_INT32)
+        self.seed = 1 if seed is None else check_int(seed, "seed", 0, maximum=(1 << 32) - 1)  # NumPy's RandomState
 
     def fit(self, X, y):
         X = as_features(X, None, np.float64, "X")

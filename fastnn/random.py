@@ -23,6 +23,8 @@ def set_seed(seed):
     """Seed fastnn's generator (models created afterwards get repeatable weights, shuffles and dropout)."""
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise ValueError(f"seed: expected an integer >= 0, got {seed!r}")
+    if seed > _MASK:  # the engine's seeds are 64-bit: a larger one would wrap silently
+        raise ValueError(f"seed: expected an integer in [0, {_MASK}], got {seed!r}")
     _state["seed"] = int(seed) & _MASK
     _state["counter"] = 0
 

@@ -641,6 +641,17 @@ def _atomic_write(path, chunks):
     delete.
     """
     directory, base = os.path.split(os.path.abspath(path))
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        mode = None
+    # The rename below would replace whatever is at `path`: a directory is refused by the OS, but a device, FIFO or
+    # socket (save("/dev/full") as root) would be replaced by a regular file. Only regular files are overwritten.
+    if mode is not None and stat.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, "cannot save a model file over a directory", path)
+    if mode is not None and not stat.S_ISREG(mode):
+        raise ValueError(f"filepath: expected a regular file (or a new one), got {path!r}, which is not a regular "
+                         "file (a device, FIFO or socket); nothing was written")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     for _ in range(100):
         temp = os.path.join(directory, f".{base}.{secrets.token_hex(8)}.tmp")

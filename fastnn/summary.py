@@ -17,7 +17,7 @@ def print_summary(model, line_length=None, positions=None, print_fn=None, expand
     columns = 4 if show_trainable else 3
     if line_length is None:
         line_length = min(88 + (12 if show_trainable else 0), shutil.get_terminal_size().columns - 4)
-    line_length = check_int(line_length, "line_length", 20)
+    line_length = check_int(line_length, "line_length", 20, maximum=1000)  # (10**9 would build gigabytes of text)
     positions = list(positions or (0.45, 0.80, 1.0))
     if len(positions) != 3:
         raise ValueError(f"positions: expected 3 column ends such as [0.45, 0.8, 1.0], got {positions!r}")

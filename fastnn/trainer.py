@@ -19,7 +19,7 @@ import warnings
 
 import numpy as np
 
-from . import callbacks as callbacks_module, config, losses, metrics as metrics_module, optimizers
+from . import _limits, callbacks as callbacks_module, config, losses, metrics as metrics_module, optimizers
 from ._validation import as_features, as_sample_weight, as_targets, check_fraction, check_int, to_array
 from .layers import ENGINE_LAYERS
 from .progress import resolve_verbose
@@ -34,6 +34,10 @@ class Trainer:
         """Sets the optimizer, loss and metrics (Keras names; compile() without an optimizer means RMSprop).
 
         `metrics` are unweighted; `weighted_metrics` receive sample_weight and class_weight (Keras 3's rule)."""
+        if self._engine is not None and self._engine.busy():
+            raise RuntimeError(f"compile: model {self.name!r} is being trained (fit or train_on_batch is running, in "
+                               "another thread or in one of its callbacks); its structure cannot change until it "
+                               "returns")
         if loss_weights is not None:
             raise ValueError("loss_weights: fastnn models have one output; expected None")
         # Everything is checked before anything changes: a failed compile leaves the model as it was.
@@ -44,6 +48,9 @@ class Trainer:
             new_optimizer._distributed = getattr(optimizer, "_distributed", False)
         new_loss = losses.get(loss)
         metrics, weighted_metrics = _metric_list(metrics), _metric_list(weighted_metrics)
+        for what, entries in (("metrics", metrics), ("weighted_metrics", weighted_metrics)):
+            if len(entries) > _limits.MAX_METRICS:
+                raise ValueError(f"{what}: expected at most {_limits.MAX_METRICS} metrics, got {len(entries)}")
         for m in metrics + weighted_metrics:
             metrics_module.get(m)  # validates names now, resolves "accuracy" when built
         previous = (self.optimizer, self.loss, self._metric_ids, self._weighted_metric_ids, self._metric_names,
@@ -67,6 +74,9 @@ class Trainer:
             self._build(self._n_in, private=True)
             return
         net = self._net
+        _limits.check_memory(_limits.training_bytes(net.n_params, np.dtype(net.dtype).itemsize, True),
+                             f"compile: model {self.name!r} ({net.n_params:,} parameters)",
+                             "use fewer units or inputs")
         loss_name = self.loss.engine_name
         for layer in self._op_layers:
             if getattr(layer, "activation_name", None) == "step":
@@ -153,8 +163,23 @@ class Trainer:
                 raise ValueError(f"class_weight: expected non-negative integer class indices as keys, got {k!r}")
             if not isinstance(v, (int, float, np.number)) or not math.isfinite(v) or v < 0:
                 raise ValueError(f"class_weight: expected finite weights >= 0, got {v!r} for class {k}")
+            with np.errstate(over="ignore"):
+                if not np.isfinite(np.asarray(v, dtype=cw.dtype)):
+                    raise ValueError(f"class_weight: expected finite weights >= 0, got {v!r} for class {k}, which is "
+                                     f"too large for {cw.dtype} (it becomes infinity)")
             cw[classes == k] = v
         return cw if sw is None else np.ascontiguousarray(sw * cw)
+
+    def _check_batch_memory(self, rows, batch_size, training, what):
+        """MemoryError before the engine allocates its workspace for batches of min(batch_size, rows) samples,
+        when it would not fit in memory beside the model's own buffers."""
+        rows = min(rows, batch_size)
+        widths = [int(self._net.op_info(i)["n_out"]) for i in range(self._first, self._last + 1)]
+        itemsize = np.dtype(self._net.dtype).itemsize
+        parts = _limits.training_bytes(self._net.n_params, itemsize, self._engine_compiled)
+        parts.append((f"activations of a batch of {rows} samples",
+                      _limits.activation_values(widths, self._n_in, rows, training) * itemsize))
+        _limits.check_memory(parts, f"{what}: model {self.name!r}", "use a smaller batch_size")
 
     @staticmethod
     def _batch_size(batch_size, name="batch_size"):
@@ -227,6 +252,9 @@ class Trainer:
         val_bs = self._batch_size(validation_batch_size, "validation_batch_size") if validation_batch_size else batch_size
 
         n = x.shape[0]
+        self._check_batch_memory(n, batch_size, True, "fit")
+        if val is not None:
+            self._check_batch_memory(val[0].shape[0], val_bs, False, "fit (validation)")
         steps = (n + batch_size - 1) // batch_size
         dist = _distributed_module(self)  # None unless trained with a fastnn.distributed.DistributedOptimizer
         if dist is not None:
@@ -328,6 +356,7 @@ class Trainer:
         cbs = callbacks_module.CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose,
                                             epochs=1, steps=steps_n)
         cbs.on_test_begin()
+        self._check_batch_memory(x.shape[0], batch_size, False, "evaluate")
         values = self._group(self._net.evaluate(x, y, sw, batch_size))
         logs = dict(zip(self.metrics_names, values))
         if verbose:
@@ -341,10 +370,11 @@ class Trainer:
         """The model's outputs for x, always 2-D (samples, outputs)."""
         if verbose == 0 and callbacks is None and self._engine is not None and type(x) is np.ndarray \
                 and x.ndim == 2 and x.shape[0] > 0 and x.flags.c_contiguous and x.dtype == self._engine.np_dtype \
-                and (batch_size is None or (type(batch_size) is int and batch_size > 0)):
+                and (batch_size is None or (type(batch_size) is int and 0 < batch_size <= _limits.MAX_INDEX)):
             # Fast path for an array the engine takes as it is: the width and finiteness checks run in C++.
             if self._engine.moves != self._seen_moves:  # layers shared with another model moved since
                 self._sync()
+            self._check_batch_memory(x.shape[0], batch_size or 32, False, "predict")
             try:
                 return self._net.predict(x, batch_size or 32, self._first, self._last, config.check_finite())
             except ValueError:
@@ -359,6 +389,7 @@ class Trainer:
             cbs = callbacks_module.CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose,
                                                 epochs=1, steps=steps_n)
             cbs.on_predict_begin()
+        self._check_batch_memory(x.shape[0], batch_size, False, "predict")
         out = self._net.predict(x, batch_size, self._first, self._last)
         if cbs is not None:
             cbs.on_predict_batch_end(steps_n - 1, {})
@@ -373,6 +404,7 @@ class Trainer:
         """The output of every layer (InputLayer excluded) for x, as a list of 2-D arrays."""
         self._ensure_built(x)
         xa = self._x(x)
+        self._check_batch_memory(xa.shape[0], 1024, False, "activations")
         outs, op = [], self._first - 1
         for layer in self._chain:
             n_ops = len(layer._op_layers) if isinstance(layer, Trainer) else int(isinstance(layer, ENGINE_LAYERS))
@@ -393,6 +425,7 @@ class Trainer:
         x = self._x(x)
         y = self._y(y, x.shape[0])
         sw = self._weights_for(y, sample_weight, class_weight, x.shape[0])
+        self._check_batch_memory(x.shape[0], x.shape[0], True, "train_on_batch")
         with self._training("train_on_batch"):
             values = self._group(self._net.train_on_batch(x, y, sw))
         if return_dict:

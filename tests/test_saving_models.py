@@ -181,7 +181,7 @@ def test_the_crafting_helpers_round_trip_a_good_file(tmp_path, saved):
     (lambda c: c["model"]["layers"][2]["config"].update(rate=7), "invalid Dropout settings"),
     (lambda c: c["model"].update(class_name="Subclassed"), "Sequential or Functional"),
     (lambda c: c["model"].update(dtype="int8"), "dtype must be float32 or float64"),
-    (lambda c: c["model"].update(layers=[]), "1 to 1000 layers"),
+    (lambda c: c["model"].update(layers=[]), r"expected a list of 1 to \d+ layers"),
     (lambda c: c["model"]["layers"][1]["config"].update(
         kernel_initializer={"class_name": "subprocess", "config": {}}), "unknown initializer"),
     (lambda c: c["compile"].update(loss={"name": "eval", "from_logits": False}), "invalid compile settings"),

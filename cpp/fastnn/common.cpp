@@ -1,12 +1,39 @@
 // fastnn engine: name tables (the closed lists of activations, losses and metrics) and the error helper.
 #include "common.hpp"
 
+#include <cstdio>
 #include <utility>
+
+#include <unistd.h>
 
 namespace fastnn {
 
 void fail(const std::string& what, const std::string& expected, const std::string& got) {
     throw std::invalid_argument(what + ": expected " + expected + ", got " + got);
+}
+
+std::string human_bytes(double bytes) {
+    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    int u = 0;
+    while (bytes >= 1024 && u < 6) {
+        bytes /= 1024;
+        ++u;
+    }
+    char buf[64];
+    std::snprintf(buf, sizeof buf, u ? "%.2f %s" : "%.0f %s", bytes, units[u]);
+    return buf;
+}
+
+void out_of_memory(const std::string& what, double bytes) {
+    throw OutOfMemory("out of memory: " + what + " needs " + human_bytes(bytes));
+}
+
+void check_alloc(const std::string& what, double bytes) {
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    const double phys = pages > 0 && page > 0 ? double(pages) * double(page) : 1e18;
+    if (bytes > phys)
+        throw OutOfMemory("out of memory: " + what + " needs " + human_bytes(bytes) + ", more than this machine's " +
+                          human_bytes(phys));
 }
 
 namespace {

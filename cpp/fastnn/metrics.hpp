@@ -261,6 +261,19 @@ struct MetricSet {
     void merge(double* dst, const double* src) const {
         for (idx i = 0; i < state_size(); ++i) dst[i] += src[i];
     }
+    // Number of values results() gives.
+    std::size_t result_size() const {
+        std::size_t n = 0;
+        for (const MetricSpec& m : specs) n += std::size_t(metric_result_size(m, cols));
+        return n;
+    }
+    // results() into out (result_size() values), allocating nothing.
+    void results(const double* state, double* out) const {
+        for (std::size_t k = 0; k < specs.size(); ++k) {
+            metric_result(specs[k], state + offset[k], cols, out);
+            out += metric_result_size(specs[k], cols);
+        }
+    }
     // The results of every metric, one after the other (metric_result_size values each).
     std::vector<double> results(const double* state) const {
         std::vector<double> out;

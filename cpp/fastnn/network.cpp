@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <type_traits>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <mutex>
 #include <unistd.h>
@@ -15,12 +16,10 @@ namespace fastnn {
 
 namespace {
 
-// Refuse parameter counts that cannot fit in memory before allocating (an overcommitting kernel would
-// otherwise accept the allocation and kill the process when the pages are touched).
-void check_alloc(std::size_t count, std::size_t elem_size) {
-    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
-    const double phys = pages > 0 && page > 0 ? double(pages) * double(page) : 1e18;
-    if (double(count) * double(elem_size) > phys / 2) throw std::bad_alloc();
+std::string count_str(double n) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, n < 1e6 ? "%.0f" : "%.3g", n);
+    return buf;
 }
 
 // RAII guard for "one training call at a time".
@@ -39,7 +38,9 @@ struct TrainingGuard {
 
 template <class T>
 Network<T>::Network(std::uint64_t seed)
-    : init_rng_(seed, kStreamInit), shuffle_rng_(seed, kStreamShuffle), dropout_rng_(seed, kStreamDropout) {}
+    : init_rng_(seed, kStreamInit), shuffle_rng_(seed, kStreamShuffle), dropout_rng_(seed, kStreamDropout) {
+    pool_.reserve(kPoolSize);  // PooledWorkspace's destructor must not allocate
+}
 
 template <class T>
 void Network<T>::add_op(const std::string& kind, idx n_in, idx n_out, const OpArgs& args) {
@@ -73,19 +74,28 @@ void Network<T>::add_op(const std::string& kind, idx n_in, idx n_out, const OpAr
         for (idx e : d.shape) size *= double(e);
         count += size;
     }
-    if (count > double(std::numeric_limits<int>::max())) throw std::bad_alloc();
-    check_alloc(std::size_t(count) * 4, sizeof(T));  // parameters, gradients, two optimizer slots
+    if (count > double(std::numeric_limits<int>::max()))
+        throw OutOfMemory("out of memory: " + count_str(count) + " parameters is above fastnn's limit of " +
+                          std::to_string(std::numeric_limits<int>::max()) + " for one model");
+    check_alloc("the weights and gradients of " + count_str(count) + " parameters", 2 * count * sizeof(T));
 
     std::unique_lock lock(mtx_);
-    // Everything that may fail to allocate happens before the network changes.
-    std::vector<T> grads(std::size_t(count), T(0));
-    specs_.reserve(specs_.size() + b.params.size());
-    ops_.reserve(ops_.size() + 1);
     b.op.first_param = int(specs_.size());
     b.op.n_params = int(b.params.size());
     const int op_index = int(ops_.size());
-    std::size_t off = params_.size();
+    // All or nothing: every allocation happens before the network changes; a failure restores the sizes
+    // (shrinking does not allocate) and the initializer's generator, so the network is as it was.
+    const std::size_t old = params_.size(), old_specs = specs_.size();
+    const Rng init_before = init_rng_;
+    std::size_t off = old;
+    try {
+    ops_.reserve(ops_.size() + 1);
+    const std::size_t n_specs = specs_.size() + b.params.size();
+    specs_.reserve(n_specs);
+    train_spans_.reserve(n_specs);  // update_trainable_spans() then never allocates
+    train_ranges_.reserve(n_specs);
     params_.resize(std::size_t(count));
+    grads_.resize(std::size_t(count));
     for (const ParamDecl& d : b.params) {
         ParamSpec p;
         p.op = op_index;
@@ -103,12 +113,22 @@ void Network<T>::add_op(const std::string& kind, idx n_in, idx n_out, const OpAr
         const std::size_t fan_out = d.shape.empty() ? 1 : std::size_t(d.shape.back());
         initialize(params_.data() + off, p.size, fan_in, fan_out, d.init, init_rng_);
         off += p.size;
-        specs_.push_back(p);
+        specs_.push_back(std::move(p));
     }
-    grads_.swap(grads);
-    ops_.push_back(b.op);
+    } catch (const std::bad_alloc&) {
+        specs_.erase(specs_.begin() + std::ptrdiff_t(old_specs), specs_.end());
+        params_.resize(old);
+        grads_.resize(old);
+        init_rng_ = init_before;
+        out_of_memory("the weights and gradients of layer " + std::to_string(op_index) + " (" +
+                          count_str(count - double(old)) + " parameters)",
+                      2 * (count - double(old)) * sizeof(T));
+    }
+    std::fill(grads_.begin(), grads_.end(), T(0));
+    ops_.push_back(std::move(b.op));  // (capacity reserved above: no allocation)
     update_trainable_spans();
     compiled_ = false;
+    ++version_;
 }
 
 // The trainable tensors as spans (for per-tensor clipping) and merged into as few ranges as possible (the
@@ -171,17 +191,30 @@ void Network<T>::compile(const LossSpec& loss, const OptConfig& opt, const std::
     MetricSet checked;
     checked.assign(metrics, n_out());
     std::unique_lock lock(mtx_);
+    // All or nothing: the new optimizer state and metric accumulators are made first (a failure releases them and
+    // leaves the network compiled as it was, or not at all), then moved in.
+    const double n = double(params_.size());
+    check_alloc("the optimizer state of " + count_str(n) + " parameters", 5 * n * sizeof(T));
+    Optimizer<T> fresh;
+    std::vector<double> mstate;
+    try {
+        fresh.cfg = opt;
+        fresh.reset(params_.size());
+        mstate.assign(std::size_t(checked.state_size()), 0.0);
+    } catch (const std::bad_alloc&) {
+        out_of_memory("the optimizer state of " + count_str(n) + " parameters", 3 * n * sizeof(T));
+    }
     loss_ = loss;
     const Op& last = ops_.back();
     const bool has_act = row(int(ops_.size()) - 1).fuses_activation;
     fused_ = has_act && !loss.logits &&
              ((last.act == Act::Softmax && (loss.kind == Loss::CCE || loss.kind == Loss::SparseCCE)) ||
               (last.act == Act::Sigmoid && loss.kind == Loss::BCE));
-    metrics_ = checked;
+    metrics_ = std::move(checked);
+    ep_mstate_.swap(mstate);  // begin_epoch then never allocates it
     fm_ = choose_feature_major();
     train_ws_ = Workspace<T>();
-    opt_.cfg = opt;
-    opt_.reset(params_.size());
+    opt_ = std::move(fresh);
     compiled_ = true;
 }
 
@@ -231,7 +264,34 @@ void Network<T>::ensure(Workspace<T>& ws, idx cap, bool training, int first, int
     const std::size_t L = ops_.size();
     const int key[4] = {first, last, int(training), int(keep_last_z)};
     if (ws.cap >= cap && ws.Z.size() == L && std::equal(key, key + 4, ws.key)) return;
-    std::copy(key, key + 4, ws.key);
+    // All or nothing: the old buffers are released, the new ones made in `fresh` and moved in once all exist. A
+    // failure leaves ws empty (cap 0), which the next call rebuilds.
+    ws = Workspace<T>();
+    double values = 0, widest = double(n_in());
+    for (int i = first; i <= last; ++i) {
+        const Op& op = ops_[std::size_t(i)];
+        const OpBuffers b = row(i).buffers(op, training, i == last && keep_last_z);
+        widest = std::max(widest, double(op.n_out));
+        values += double(cap) * double(op.n_out) * ((b.z == Buf::Own) + (b.out == Buf::Own)) +
+                  double(cap) * double(b.scratch_per_row) + double(b.scratch_fixed);
+    }
+    if (training) values += double(cap) * (4 * widest + 2 * double(n_in()) + 2 * double(n_out()) + 4);
+    const std::string what = std::string(training ? "training" : "inference") + " buffers for a batch of " +
+                             count_str(double(cap)) + " samples";
+    check_alloc(what, values * sizeof(T));
+    try {
+        Workspace<T> fresh;
+        ensure_into(fresh, cap, training, first, last, keep_last_z);
+        std::copy(key, key + 4, fresh.key);
+        ws = std::move(fresh);
+    } catch (const std::bad_alloc&) {
+        out_of_memory(what, values * sizeof(T));
+    }
+}
+
+template <class T>
+void Network<T>::ensure_into(Workspace<T>& ws, idx cap, bool training, int first, int last, bool keep_last_z) const {
+    const std::size_t L = ops_.size();
     ws.cap = cap;
     ws.zbuf.assign(L, {});
     ws.abuf.assign(L, {});
@@ -322,7 +382,7 @@ double Network<T>::loss_and_grad(Workspace<T>& ws, const T* y, const T* w, idx m
         return fm_bce_fused(ws.yt.data(), ws.Z[last], ws.A[last], w, want_grad ? ws.d0.data() : nullptr, m, n_out(),
                             T(1) / T(m), ws.fm);
     if (fm)
-        return fm_loss(spec, ws.yt.data(), p, w, want_grad ? ws.d0.data() : nullptr, m,
+        return fm_loss(spec, ws.yt.data(), y, p, w, want_grad ? ws.d0.data() : nullptr, m,
                        n_out(), T(1) / T(m), ws.fm);
     return loss_rows(spec, y, p, w, want_grad ? ws.d0.data() : nullptr, m, n_out(),
                      T(1) / T(m));
@@ -457,12 +517,11 @@ std::vector<double> Network<T>::train_on_batch(const T* x, const T* y, const T* 
     TrainingGuard guard(training_);
     ++run_;
     ensure(train_ws_, m, true, 0, int(ops_.size()) - 1, true);
-    bool nonfinite = false;
-    const double loss = step(train_ws_, x, y, w, m, false, &nonfinite);
-    std::vector<double> state(std::size_t(metrics_.state_size()), 0.0);
+    std::vector<double> state(std::size_t(metrics_.state_size()), 0.0), out(metrics_.result_size() + 1);
+    bool nonfinite = false;  // (every allocation is above: once the step is taken, nothing can fail)
+    out[0] = step(train_ws_, x, y, w, m, false, &nonfinite);
     accumulate_metrics(train_ws_, y, w, m, state.data(), fm_);
-    std::vector<double> out{loss};
-    for (double v : metrics_.results(state.data())) out.push_back(v);
+    metrics_.results(state.data(), out.data() + 1);
     return out;
 }
 
@@ -477,8 +536,14 @@ void Network<T>::begin_epoch(idx n, bool shuffle, idx batch) {
 template <class T>
 void Network<T>::begin_epoch_locked(idx n, bool shuffle, idx batch) {
     // One batch holding every sample has the same gradient in any order: it is not shuffled.
+    if (n < 0) fail("number of samples", "an integer >= 0", std::to_string(n));
+    check_alloc("the shuffling order of " + count_str(double(n)) + " samples", double(n) * sizeof(idx));
+    try {
+        perm_.resize(std::size_t(n));  // (strong guarantee: on bad_alloc perm_ is unchanged)
+    } catch (const std::bad_alloc&) {
+        out_of_memory("the shuffling order of " + count_str(double(n)) + " samples", double(n) * sizeof(idx));
+    }
     shuffle_ = shuffle && !(batch >= n);
-    perm_.resize(std::size_t(n));
     for (idx i = 0; i < n; ++i) perm_[i] = i;
     if (shuffle_)  // Fisher-Yates
         for (idx i = n - 1; i > 0; --i) std::swap(perm_[i], perm_[shuffle_rng_.below(std::uint64_t(i + 1))]);
@@ -569,20 +634,37 @@ Status Network<T>::train_epochs(const T* X, const T* Y, const T* W, idx n, idx b
     return Status::Done;
 }
 
+// Polls `interrupted` between two batches of predict/evaluate without holding the shared lock (the poll takes the
+// GIL, which a thread waiting for the exclusive lock may hold); true when the call must stop. A structural change
+// made meanwhile (version_) ends the call with an error rather than running over buffers made for other ops.
 template <class T>
-void Network<T>::predict(T* out, const T* x, idx n, idx batch, int first, int last, bool check_finite) const {
+bool Network<T>::poll_unlocked(std::shared_lock<std::shared_mutex>& lock, const std::function<bool()>& interrupted,
+                               std::uint64_t version, const char* what) const {
+    if (!interrupted) return false;
+    lock.unlock();
+    const bool stop = interrupted();
+    lock.lock();
+    if (!stop && version_ != version)
+        throw std::runtime_error(std::string("the model's layers changed during ") + what);
+    return stop;
+}
+
+template <class T>
+Status Network<T>::predict(T* out, const T* x, idx n, idx batch, int first, int last, bool check_finite,
+                           const std::function<bool()>& interrupted) const {
+    std::shared_lock lock(mtx_);  // before the op list is read
     if (ops_.empty()) throw std::invalid_argument("the model has no layers");
     if (first < 0 || last >= int(ops_.size()) || first > last)
         fail("layer range", "0 <= first <= last < " + std::to_string(ops_.size()),
              std::to_string(first) + ".." + std::to_string(last));
     if (batch < 1) fail("batch_size", "an integer >= 1", std::to_string(batch));
-    if (n == 0) return;
+    if (n == 0) return Status::Done;
     PooledWorkspace pooled(*this);
     Workspace<T>& ws = *pooled.ws;
     const idx cap = std::min(batch, n);
     ensure(ws, cap, false, first, last, false);
     const idx nx = ops_[std::size_t(first)].n_in, no = ops_[std::size_t(last)].n_out;
-    std::shared_lock lock(mtx_);
+    const std::uint64_t version = version_;
     for (idx start = 0; start < n; start += batch) {
         const idx m = std::min(batch, n - start);
         const T* xb = x + start * nx;
@@ -596,11 +678,15 @@ void Network<T>::predict(T* out, const T* x, idx n, idx batch, int first, int la
         }
         forward(ws, xb, m, false, first, last);
         std::copy(ws.A[last], ws.A[last] + m * no, out + start * no);
+        if (start + batch < n && poll_unlocked(lock, interrupted, version, "predict")) return Status::Interrupted;
     }
+    return Status::Done;
 }
 
 template <class T>
-std::vector<double> Network<T>::evaluate(const T* X, const T* Y, const T* W, idx n, idx batch) const {
+Status Network<T>::evaluate(const T* X, const T* Y, const T* W, idx n, idx batch, std::vector<double>* result,
+                            const std::function<bool()>& interrupted) const {
+    std::shared_lock lock(mtx_);  // before the op list is read
     if (!compiled_) throw std::invalid_argument("the model must be compiled before evaluate(): call compile()");
     if (batch < 1) fail("batch_size", "an integer >= 1", std::to_string(batch));
     const int last = int(ops_.size()) - 1;
@@ -609,9 +695,9 @@ std::vector<double> Network<T>::evaluate(const T* X, const T* Y, const T* W, idx
     const idx cap = std::max<idx>(1, std::min(batch, n));
     ensure(ws, cap, false, 0, last, true);
     const idx nx = n_in(), ny = target_cols();
-    std::vector<double> state(std::size_t(metrics_.state_size()), 0.0);
+    std::vector<double> state(std::size_t(metrics_.state_size()), 0.0), out(metrics_.result_size() + 1);
     double total = 0;
-    std::shared_lock lock(mtx_);
+    const std::uint64_t version = version_;
     for (idx start = 0; start < n; start += batch) {
         const idx m = std::min(batch, n - start);
         const T* y = Y + start * ny;
@@ -619,11 +705,12 @@ std::vector<double> Network<T>::evaluate(const T* X, const T* Y, const T* W, idx
         forward(ws, X + start * nx, m, false, 0, last);
         total += loss_and_grad(ws, y, w, m, false);
         accumulate_metrics(ws, y, w, m, state.data(), false);
+        if (start + batch < n && poll_unlocked(lock, interrupted, version, "evaluate")) return Status::Interrupted;
     }
-    const double reg = regularization();
-    std::vector<double> out{n > 0 ? total / double(n) + reg : std::nan("")};
-    for (double v : metrics_.results(state.data())) out.push_back(v);
-    return out;
+    out[0] = n > 0 ? total / double(n) + regularization() : std::nan("");
+    metrics_.results(state.data(), out.data() + 1);
+    result->swap(out);
+    return Status::Done;
 }
 
 template <class T>
@@ -666,6 +753,7 @@ void Network<T>::set_layout(int layout) {
     if (layout < -1 || layout > 1) fail("layout", "-1 (automatic), 0 (rows) or 1 (features)", std::to_string(layout));
     std::unique_lock lock(mtx_);
     layout_ = layout;
+    ++version_;
     if (compiled_) {
         fm_ = choose_feature_major();
         train_ws_ = Workspace<T>();

@@ -15,8 +15,15 @@
 // interrupt check polled after every batch; training then stops with the weights of the last completed step.
 //
 // Concurrency: predict/evaluate may run from several threads at once (each call has its own workspace and
-// holds a shared lock); a training step holds the exclusive lock, so readers see the weights between two
-// complete steps. A second concurrent training call on the same network is refused.
+// holds a shared lock, taken before the op list is read); a training step holds the exclusive lock, so readers see
+// the weights between two complete steps. When given an interrupt check (Python's main thread), predict/evaluate
+// poll it between batches with the shared lock released (the check takes the GIL), so a concurrent training step
+// may run between two of their batches; a structural change meanwhile ends them with an error. A second concurrent
+// training call on the same network is refused.
+//
+// Exception safety: every entry point leaves the network usable after any exception, std::bad_alloc included.
+// add_op, compile and the workspaces (ensure) are all-or-nothing; MemoryError messages (OutOfMemory) say what ran
+// out. tests/test_fault_injection.py fails every allocation of every call in turn to prove it.
 #pragma once
 
 #include <atomic>
@@ -94,7 +101,10 @@ public:
     // Inference through ops [first, last] (dropout inactive). out: (n, ops[last].n_out).
     // check_finite: refuse NaN and infinity in x (each batch is scanned just before its forward pass, while it is
     // in cache), with a ValueError naming the first bad value's row and column.
-    void predict(T* out, const T* x, idx n, idx batch, int first, int last, bool check_finite = false) const;
+    // interrupted (may be empty) is polled between batches, outside the lock: Interrupted means it returned true
+    // and out is incomplete.
+    Status predict(T* out, const T* x, idx n, idx batch, int first, int last, bool check_finite = false,
+                   const std::function<bool()>& interrupted = {}) const;
 
     // One gradient computation without update: returns the loss (with regularization), fills grads_.
     double forward_backward(const T* x, const T* y, const T* w, idx m);
@@ -113,7 +123,9 @@ public:
                         const std::function<bool()>& interrupted, bool stop_on_nonfinite,
                         std::vector<std::vector<double>>* logs);
 
-    std::vector<double> evaluate(const T* X, const T* Y, const T* W, idx n, idx batch) const;
+    // [loss, metrics...] into *result (left unchanged when interrupted).
+    Status evaluate(const T* X, const T* Y, const T* W, idx n, idx batch, std::vector<double>* result,
+                    const std::function<bool()>& interrupted = {}) const;
 
     void set_learning_rate(double lr);
     // Training layout: 0 row-major, 1 feature-major, -1 automatic (feature-major when every layer is small). Either
@@ -140,7 +152,12 @@ private:
     OpCall<T> call(Workspace<T>& ws, int i, idx m, bool training, bool fm) const;
     void update_trainable_spans();
     bool choose_feature_major() const;
+    // Makes ws ready for batches of up to cap rows: all or nothing (on failure ws is left empty, not half-made).
     void ensure(Workspace<T>& ws, idx cap, bool training, int first, int last, bool keep_last_z) const;
+    void ensure_into(Workspace<T>& ws, idx cap, bool training, int first, int last, bool keep_last_z) const;
+    bool poll_unlocked(std::shared_lock<std::shared_mutex>& lock, const std::function<bool()>& interrupted,
+                       std::uint64_t version, const char* what) const;
+    static constexpr std::size_t kPoolSize = 4;
     // Inference workspaces are kept for reuse (fresh buffers would cost page faults on every call); each
     // concurrent predict/evaluate takes its own.
     struct PooledWorkspace {
@@ -157,7 +174,7 @@ private:
         }
         ~PooledWorkspace() {
             std::lock_guard<std::mutex> g(net.pool_mtx_);
-            if (net.pool_.size() < 4) net.pool_.push_back(std::move(ws));
+            if (net.pool_.size() < kPoolSize) net.pool_.push_back(std::move(ws));  // (capacity reserved: no allocation)
         }
     };
     // fm: the feature-major layout of small.hpp (x is then X^T).
@@ -204,6 +221,7 @@ private:
     mutable std::mutex pool_mtx_;
     mutable std::vector<std::unique_ptr<Workspace<T>>> pool_;
     std::atomic<bool> training_{false};
+    std::uint64_t version_ = 0;  // bumped by every structural change (under the exclusive lock)
 };
 
 // Rosenblatt's perceptron rule on a step unit (Raschka's textbook class): targets in {-1, +1},

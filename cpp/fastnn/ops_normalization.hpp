@@ -31,10 +31,13 @@ namespace fastnn {
 
 // ---- BatchNormalization ----
 
-// Column means and biased variances of x (m, n): mu (n,), var (n,), accumulated in double.
+// Column means and biased variances of x (m, n): mu (n,), var (n,), accumulated in double in acc (2n,), the caller's
+// scratch (the step loop allocates nothing).
 template <class T>
-void batch_moments(T* mu, T* var, const T* x, idx m, idx n) {
-    std::vector<double> s(std::size_t(n), 0.0), q(std::size_t(n), 0.0);
+void batch_moments(T* mu, T* var, const T* x, idx m, idx n, double* acc) {
+    double* s = acc;
+    double* q = acc + n;
+    std::fill(acc, acc + 2 * n, 0.0);
     for (idx i = 0; i < m; ++i)
         for (idx j = 0; j < n; ++j) s[std::size_t(j)] += double(x[i * n + j]);
     for (idx j = 0; j < n; ++j) s[std::size_t(j)] /= double(m);
@@ -67,10 +70,13 @@ void batchnorm_forward(T* out, T* xhat, const T* x, const T* mu, const T* rstd, 
 //   batch statistics (mu, var depend on x): dx = rstd / m * (m dxhat - sum_i dxhat - xhat sum_i dxhat xhat)
 //   fixed statistics: dx = dxhat * rstd
 // dinp (m, n) may be null; dinp may alias dout.
+// acc (2n,): the caller's double scratch.
 template <class T>
 void batchnorm_backward(T* dinp, T* dgamma, T* dbeta, const T* dout, const T* xhat, const T* rstd, const T* gamma,
-                        bool batch_stats, idx m, idx n) {
-    std::vector<double> sd(std::size_t(n), 0.0), sdh(std::size_t(n), 0.0);
+                        bool batch_stats, idx m, idx n, double* acc) {
+    double* sd = acc;
+    double* sdh = acc + n;
+    std::fill(acc, acc + 2 * n, 0.0);
     for (idx i = 0; i < m; ++i)
         for (idx j = 0; j < n; ++j) {
             sd[std::size_t(j)] += double(dout[i * n + j]);
@@ -155,7 +161,7 @@ void batchnorm_op_forward(const OpCall<T>& c) {
     const T eps = T(op.num[kBnEpsilon]);
     if (c.training && op.trainable && op.num[kBnInference] == 0) {
         T* var = rstd;
-        batch_moments(mu, var, c.in, m, n);
+        batch_moments(mu, var, c.in, m, n, c.fs->acc.data());
         const T mom = T(op.num[kBnMomentum]);
         for (idx j = 0; j < n; ++j) {  // training forwards hold the network's exclusive lock
             mmean[j] = mmean[j] * mom + mu[j] * (T(1) - mom);
@@ -182,7 +188,7 @@ T* batchnorm_op_backward(const OpCall<T>& c, T* dinp, T* dout) {
     batchnorm_backward(dinp ? dout : nullptr, s.gamma >= 0 ? c.grad(s.gamma) : nullptr,
                        s.beta >= 0 ? c.grad(s.beta) : nullptr, dout, xhat, rstd,
                        s.gamma >= 0 ? c.param(s.gamma) : nullptr,
-                       c.training && op.trainable && op.num[kBnInference] == 0, m, n);
+                       c.training && op.trainable && op.num[kBnInference] == 0, m, n, c.fs->acc.data());
     return dout;  // computed in place
 }
 
@@ -218,11 +224,14 @@ void layernorm_forward(T* out, T* xhat, T* rstd, const T* x, const T* gamma, con
 //   dgamma = sum_i dout * xhat;  dbeta = sum_i dout;  dxhat = dout * gamma
 //   dx_i = rstd_i * (dxhat_i - mean_j(dxhat_i) - xhat_i * mean_j(dxhat_i * xhat_i))
 // dinp may be null or alias dout.
+// acc (2n,): the caller's double scratch.
 template <class T>
 void layernorm_backward(T* dinp, T* dgamma, T* dbeta, const T* dout, const T* xhat, const T* rstd, const T* gamma,
-                        idx m, idx n) {
+                        idx m, idx n, double* acc) {
     if (dgamma || dbeta) {
-        std::vector<double> sg(std::size_t(n), 0.0), sb(std::size_t(n), 0.0);
+        double* sg = acc;
+        double* sb = acc + n;
+        std::fill(acc, acc + 2 * n, 0.0);
         for (idx i = 0; i < m; ++i)
             for (idx j = 0; j < n; ++j) {
                 sg[std::size_t(j)] += double(dout[i * n + j]) * double(xhat[i * n + j]);
@@ -288,7 +297,8 @@ T* layernorm_op_backward(const OpCall<T>& c, T* dinp, T* dout) {
     const idx n = op.n_out;
     const int g = op.num[kLnScale] != 0 ? 0 : -1, bt = op.num[kLnCenter] != 0 ? g + 1 : -1;
     layernorm_backward(dinp ? dout : nullptr, g >= 0 ? c.grad(g) : nullptr, bt >= 0 ? c.grad(bt) : nullptr, dout,
-                       c.scratch, c.scratch + std::size_t(c.m * n), g >= 0 ? c.param(g) : nullptr, c.m, n);
+                       c.scratch, c.scratch + std::size_t(c.m * n), g >= 0 ? c.param(g) : nullptr, c.m, n,
+                       c.fs->acc.data());
     return dout;
 }
 

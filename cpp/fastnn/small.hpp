@@ -96,12 +96,15 @@ void fm_dense_backward(T* dXt, T* dW, T* db, const T* dZt, const T* Xt, const T*
     }
 }
 
-// Scratch for the feature-major path, sized for `cap` samples and rows of width up to `width`.
+// Scratch for the feature-major path (and the training calls of any op), sized for `cap` samples and rows of width
+// up to `width`: made with the training workspace, so the step loop allocates nothing.
 template <class T>
 struct FmScratch {
     std::vector<T> rows_a, rows_b;  // (cap, width) row-major copies for softmax and fallbacks
     std::vector<T> s0, s1, s2;      // per-sample accumulators
+    std::vector<double> acc;        // (2, width) per-feature double sums of the normalization ops' training calls
     void ensure(idx cap, idx width) {
+        acc.resize(2 * std::size_t(width));
         rows_a.resize(std::size_t(cap * width));
         rows_b.resize(std::size_t(cap * width));
         s0.resize(std::size_t(cap));
@@ -159,10 +162,11 @@ double weighted_sum(const T* acc, const T* w, idx m) {
 // sum_j w_j L_j for feature-major predictions Pt (k, m) (logits when spec.logits) and targets Yt (k, m), or (1, m)
 // class indices for SparseCCE; dPt = scale * w_j * dL_j/dP when not null. Same definitions as loss_rows: the
 // elementwise losses share with_elementwise; categorical cross-entropy from logits has its own column loops; the
-// other row losses run loss_rows on transposed copies.
+// other row losses run loss_rows on a transposed copy of Pt and on Yrows (m, k), the same targets row-major (so
+// nothing is allocated per batch).
 template <class T>
-double fm_loss(const LossSpec& spec, const T* Yt, const T* Pt, const T* w, T* dPt, idx m, idx k, T scale,
-               FmScratch<T>& s) {
+double fm_loss(const LossSpec& spec, const T* Yt, const T* Yrows, const T* Pt, const T* w, T* dPt, idx m, idx k,
+               T scale, FmScratch<T>& s) {
     const bool ce = spec.kind == Loss::CCE || spec.kind == Loss::SparseCCE;
     T* acc = s.s0.data();
     std::fill(acc, acc + m, T(0));
@@ -232,13 +236,7 @@ double fm_loss(const LossSpec& spec, const T* Yt, const T* Pt, const T* w, T* dP
     // Row losses (probabilities into categorical cross-entropy, categorical hinge, cosine similarity): the
     // row-major code on transposed copies.
     transpose(s.rows_a.data(), Pt, k, m);
-    std::vector<T> yrows;
-    const T* y = Yt;
-    if (spec.kind != Loss::SparseCCE) {
-        yrows.resize(std::size_t(m * k));
-        transpose(yrows.data(), Yt, k, m);
-        y = yrows.data();
-    }
+    const T* y = spec.kind != Loss::SparseCCE ? Yrows : Yt;  // (class indices: (1, m) and (m, 1) are the same memory)
     total = loss_rows(spec, y, s.rows_a.data(), w, dPt ? s.rows_b.data() : nullptr, m, k, scale);
     if (dPt) transpose(dPt, s.rows_b.data(), m, k);
     return total;
