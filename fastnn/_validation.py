@@ -5,6 +5,7 @@ never modified, and a C-contiguous array of the model's dtype is passed through 
 the argument, what was expected and what was received.
 """
 
+import math
 import numbers
 
 import numpy as np
@@ -171,3 +172,15 @@ def check_fraction(value, name):
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
         raise ValueError(f"{name}: expected a number in [0, 1), got {value!r}")
     return float(value)
+
+
+def check_number(name, value, low=None, low_open=False, high=None):
+    """`value` as a float: finite, >= low (> low when low_open) and <= high where given; else ValueError."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ValueError(f"{name}: expected a finite number, got {value!r}")
+    value = float(value)
+    if low is not None and (value <= low if low_open else value < low):
+        raise ValueError(f"{name}: expected a number {'>' if low_open else '>='} {low}, got {value!r}")
+    if high is not None and value > high:
+        raise ValueError(f"{name}: expected a number <= {high}, got {value!r}")
+    return value

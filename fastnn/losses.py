@@ -6,13 +6,11 @@ mae, huber, binary cross-entropy, hinges, log_cosh, poisson, mape, msle) or summ
 kl_divergence, cosine_similarity), then averaged over the batch with sample weights.
 """
 
-import math
-import numbers
-
 import numpy as np
 
 from . import _core
 from ._names import unknown_name_error
+from ._validation import check_number
 
 ENGINE_NAMES = ("mse", "mae", "huber", "binary_crossentropy", "categorical_crossentropy",
                 "sparse_categorical_crossentropy", "hinge", "squared_hinge", "log_cosh", "kl_divergence", "poisson",
@@ -72,15 +70,6 @@ class Loss:
         return f"{type(self).__name__}({args})"
 
 
-def _check_number(name, value, low=None, low_open=False, high=None):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise ValueError(f"{name}: expected a finite number, got {value!r}")
-    value = float(value)
-    if low is not None and (value <= low if low_open else value < low):
-        raise ValueError(f"{name}: expected a number {'>' if low_open else '>='} {low}, got {value!r}")
-    if high is not None and value > high:
-        raise ValueError(f"{name}: expected a number <= {high}, got {value!r}")
-    return value
 
 
 class MeanSquaredError(Loss):
@@ -115,7 +104,7 @@ class Huber(Loss):
     engine_name = "huber"
 
     def __init__(self, delta=1.0, name="huber_loss", reduction="sum_over_batch_size", dtype=None):
-        self.delta = _check_number("delta", delta, low=0.0, low_open=True)
+        self.delta = check_number("delta", delta, low=0.0, low_open=True)
         super().__init__(name, False, reduction)
 
     def engine_config(self):
@@ -156,7 +145,7 @@ class BinaryCrossentropy(Loss):
 
     def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1, name="binary_crossentropy",
                  reduction="sum_over_batch_size", dtype=None):
-        self.label_smoothing = _check_number("label_smoothing", label_smoothing, low=0.0, high=1.0)
+        self.label_smoothing = check_number("label_smoothing", label_smoothing, low=0.0, high=1.0)
         _check_axis(axis)
         super().__init__(name, from_logits, reduction)
 
@@ -169,7 +158,7 @@ class CategoricalCrossentropy(Loss):
 
     def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1, name="categorical_crossentropy",
                  reduction="sum_over_batch_size", dtype=None):
-        self.label_smoothing = _check_number("label_smoothing", label_smoothing, low=0.0, high=1.0)
+        self.label_smoothing = check_number("label_smoothing", label_smoothing, low=0.0, high=1.0)
         _check_axis(axis)
         super().__init__(name, from_logits, reduction)
 

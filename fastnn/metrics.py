@@ -11,13 +11,13 @@ Used on their own, metrics work as Keras's: `m.update_state(y_true, y_pred, samp
 `m.result()`, `m.reset_state()`.
 """
 
-import math
 import numbers
 
 import numpy as np
 
 from . import losses as losses_module
 from ._names import unknown_name_error
+from ._validation import check_number
 
 
 class Metric:
@@ -83,15 +83,6 @@ class Metric:
         return f"{type(self).__name__}(name={self.name!r})"
 
 
-def _number(name, value, low=None, high=None, low_open=False):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise ValueError(f"{name}: expected a finite number, got {value!r}")
-    value = float(value)
-    if low is not None and (value <= low if low_open else value < low):
-        raise ValueError(f"{name}: expected a number {'>' if low_open else '>='} {low}, got {value!r}")
-    if high is not None and value > high:
-        raise ValueError(f"{name}: expected a number <= {high}, got {value!r}")
-    return value
 
 
 def _integer(name, value, low):
@@ -109,7 +100,7 @@ def _one_threshold(thresholds, default):
             raise ValueError(f"thresholds: fastnn reports one value per metric, expected one threshold, got "
                              f"{thresholds!r}; use one metric per threshold")
         thresholds = thresholds[0]
-    return _number("thresholds", thresholds, low=0.0, high=1.0)
+    return check_number("thresholds", thresholds, low=0.0, high=1.0)
 
 
 # ------------------------------------------------------------------ a loss as a metric (Keras's MeanMetricWrapper)
@@ -204,7 +195,7 @@ class BinaryAccuracy(Metric):
 
     def __init__(self, name="binary_accuracy", dtype=None, threshold=0.5):
         super().__init__(name, dtype)
-        self.threshold = _number("threshold", threshold)
+        self.threshold = check_number("threshold", threshold)
 
     def _args(self):
         return {"threshold": self.threshold}
@@ -290,8 +281,8 @@ class FBetaScore(Metric):
         if average not in self._AVERAGES:
             raise ValueError(f"average: expected one of {self._AVERAGES}, got {average!r}")
         self.average = average
-        self.beta = _number("beta", beta, low=0.0, low_open=True)
-        self.threshold = None if threshold is None else _number("threshold", threshold, low=0.0, high=1.0,
+        self.beta = check_number("beta", beta, low=0.0, low_open=True)
+        self.threshold = None if threshold is None else check_number("threshold", threshold, low=0.0, high=1.0,
                                                                 low_open=True)
 
     def _args(self):
