@@ -500,10 +500,20 @@ def read_model_file(path, *, max_tensors=DEFAULT_MAX_TENSORS, max_bytes=DEFAULT_
     max_tensors = _check_limit(max_tensors, "max_tensors")
     max_bytes = _check_limit(max_bytes, "max_bytes")
     where = _fspath(path)
-    # O_NONBLOCK: opening a FIFO must not hang; it is then refused as not a regular file.
+    stream, size = open_regular(where, where)
+    with stream:
+        try:
+            return _read_stream(stream, size, where, max_tensors, max_bytes)
+        except OSError as exc:
+            raise ModelFileError(f"reading failed: {exc.strerror or exc}", where) from exc
+
+
+def open_regular(path, where):
+    """(binary stream, size) of the regular file at `path`; ModelFileError naming `where` for a missing file, a
+    directory, a device or FIFO (opened with O_NONBLOCK, so a FIFO does not hang), or any other failure to open."""
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
     try:
-        fd = os.open(where, flags)
+        fd = os.open(path, flags)
     except FileNotFoundError:
         raise ModelFileError("no such file", where) from None
     except IsADirectoryError:
@@ -512,19 +522,13 @@ def read_model_file(path, *, max_tensors=DEFAULT_MAX_TENSORS, max_bytes=DEFAULT_
         raise ModelFileError(f"cannot open it: {exc.strerror or exc}", where) from exc
     try:
         info = os.fstat(fd)
-        if stat.S_ISDIR(info.st_mode):
-            raise ModelFileError("it is a directory, not a file", where)
         if not stat.S_ISREG(info.st_mode):
-            raise ModelFileError("it is not a regular file", where)
-        stream = os.fdopen(fd, "rb")
+            raise ModelFileError("it is a directory, not a file" if stat.S_ISDIR(info.st_mode)
+                                 else "it is not a regular file", where)
+        return os.fdopen(fd, "rb"), info.st_size
     except BaseException:
         os.close(fd)
         raise
-    with stream:
-        try:
-            return _read_stream(stream, info.st_size, where, max_tensors, max_bytes)
-        except OSError as exc:
-            raise ModelFileError(f"reading failed: {exc.strerror or exc}", where) from exc
 
 
 # ----------------------------------------------------------------------------- writing

@@ -740,27 +740,6 @@ def save_keras_weights(model, filepath):
 # ----------------------------------------------------------------------------- reading: the archive
 
 
-def _open_regular(path, where):
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
-    try:
-        fd = os.open(path, flags)
-    except FileNotFoundError:
-        raise ModelFileError("no such file", where) from None
-    except IsADirectoryError:
-        raise ModelFileError("it is a directory, not a file", where) from None
-    except OSError as exc:
-        raise ModelFileError(f"cannot open it: {exc.strerror or exc}", where) from exc
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise ModelFileError("it is a directory, not a file" if stat.S_ISDIR(info.st_mode)
-                                 else "it is not a regular file", where)
-        return os.fdopen(fd, "rb"), info.st_size
-    except BaseException:
-        os.close(fd)
-        raise
-
-
 def _read_member(archive, info, limit, where):
     """The bytes of one zip member, refusing bombs before decompressing: declared size, ratio, then a bounded
     read that must end exactly at the declared size (zipfile checks the CRC)."""
@@ -799,7 +778,7 @@ class _Archive:
 
     def __init__(self, path, where):
         self.where = where
-        self.stream, size = _open_regular(path, where)
+        self.stream, size = saving.open_regular(path, where)
         try:
             head = self.stream.read(8)
             self.stream.seek(0)
@@ -1323,7 +1302,7 @@ def load_keras_weights(model, filepath, max_bytes=saving.DEFAULT_MAX_BYTES):
     _require_h5py()
     where = saving._fspath(filepath, "filepath")
     limit = _weights_limit(model, max_bytes)
-    stream, size = _open_regular(where, where)
+    stream, size = saving.open_regular(where, where)
     with stream:
         head = stream.read(8)
         if is_hdf5(head):
@@ -1387,7 +1366,7 @@ def sniff(filepath):
     """"keras" (a zip archive), "hdf5" or "fastnn" (anything else, left to fastnn's own reader) from the first
     bytes of the file."""
     try:
-        stream, _ = _open_regular(os.fspath(filepath), "")  # O_NONBLOCK: a FIFO does not hang
+        stream, _ = saving.open_regular(os.fspath(filepath), "")  # O_NONBLOCK: a FIFO does not hang
         with stream:
             head = stream.read(8)
     except (ModelFileError, OSError, TypeError, ValueError):
