@@ -10,6 +10,7 @@ A limit is refused with ValueError ("<what>: expected ..., got ..."); a model or
 machine's memory with MemoryError saying what ran out and how much it needed.
 """
 
+import functools
 import os
 
 MAX_NAME_CHARS = 512  # model and layer names
@@ -30,6 +31,7 @@ def max_threads():
     return THREADS_PER_CPU * (os.cpu_count() or 1)
 
 
+@functools.lru_cache(maxsize=None)  # a fixed fact of the machine, asked before every call into the engine
 def physical_memory():
     """Bytes of memory of this machine, or None when the system does not say."""
     try:

@@ -109,22 +109,38 @@ thread_local bool t_bf16 = false;
 thread_local const float* t_params_begin = nullptr;
 thread_local const float* t_params_end = nullptr;
 thread_local std::uint64_t t_pass = 0;
+thread_local const Bf16Weights* t_copy = nullptr;
 std::atomic<std::uint64_t> g_pass{0};
 }  // namespace
 bool compute_bf16() { return t_bf16; }
 std::uint64_t bf16_new_pass() { return ++g_pass; }
-Bf16Scope<float>::Bf16Scope(bool on, const float* params, std::size_t n_params, std::uint64_t pass)
-    : prev_on_(t_bf16), prev_begin_(t_params_begin), prev_end_(t_params_end), prev_pass_(t_pass) {
+// Where p (n values) lies in the scope's parameter buffer, or false.
+bool bf16_param_offset(const float* p, std::size_t n, std::size_t* offset) {
+    if (!t_params_begin || p < t_params_begin || p >= t_params_end || n > std::size_t(t_params_end - p)) return false;
+    *offset = std::size_t(p - t_params_begin);
+    return true;
+}
+const Bf16Weights* bf16_scope_copy() { return t_copy; }
+const std::uint16_t* bf16_weights_copy(const float* p, std::size_t n) {
+    std::size_t off;
+    return t_copy && bf16_param_offset(p, n, &off) ? t_copy->plain(off) : nullptr;
+}
+Bf16Scope<float>::Bf16Scope(bool on, const float* params, std::size_t n_params, std::uint64_t pass,
+                            const Bf16Weights* copy)
+    : prev_on_(t_bf16), prev_begin_(t_params_begin), prev_end_(t_params_end), prev_pass_(t_pass),
+      prev_copy_(t_copy) {
     t_bf16 = on;
     t_params_begin = params;
     t_params_end = params ? params + n_params : nullptr;
     t_pass = pass;
+    t_copy = params ? copy : nullptr;
 }
 Bf16Scope<float>::~Bf16Scope() {
     t_bf16 = prev_on_;
     t_params_begin = prev_begin_;
     t_params_end = prev_end_;
     t_pass = prev_pass_;
+    t_copy = prev_copy_;
 }
 
 const char* bf16_isa_name(Bf16Isa isa) {
@@ -325,6 +341,8 @@ void pack_bf16(std::vector<std::uint16_t>& out, const float* x, int rows, int co
 
 // B as dense bfloat16 rows: a weight of the scope's parameter buffer is converted once per pass.
 const std::uint16_t* packed_b(ThreadState& ts, const float* B, int rows, int cols, int ld) {
+    if (ld == cols)  // dense rows: the network's copy (an inference pass) has them as they are
+        if (const std::uint16_t* copy = bf16_weights_copy(B, std::size_t(rows) * std::size_t(cols))) return copy;
     if (!(t_pass && B >= t_params_begin && B < t_params_end)) {
         pack_bf16(ts.b, B, rows, cols, ld);
         return ts.b.data();

@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace fastnn {
 
@@ -54,14 +55,47 @@ void gemm_bf16(bool transA, bool transB, int M, int N, int K, const float* A, in
 // forward pass (bf16_new_pass); a B operand inside that buffer is converted on its first product of the pass and
 // reused by the others (the forward's W and the backward's W^T share one bfloat16 copy). Parameters must not
 // change within a pass: the optimizer updates them between passes.
+// An inference pass may also hand over a Bf16Weights (below) that the network makes once per weight change:
+// weights are then read from it and never converted.
 bool compute_bf16();
+
+// The bfloat16 copies of a network's parameters that inference under the policy reads (bf16_infer.cpp):
+//   plain:  every parameter at its float32 offset (the batched products' operands);
+//   paired: each (n_in, n_out) kernel for the one-row product, in pieces of 16 columns, each piece k-pair-major
+//           ((k, k+1) of one column adjacent: AVX-512-BF16's dot-product layout), zero past n_in and n_out.
+class Bf16Weights {
+public:
+    struct Kernel {
+        std::size_t offset, n_in, n_out, paired;  // offset in the float32 buffer, shape, offset in `paired`
+    };
+    // Remakes both copies from params (n values) and the kernels at (offset, n_in, n_out); all or nothing.
+    void make(const float* params, std::size_t n, const std::vector<Kernel>& kernels);
+    const std::uint16_t* plain(std::size_t offset) const { return plain_.data() + offset; }
+    const Kernel* kernel(std::size_t offset) const;
+    const std::uint16_t* paired(const Kernel& k) const { return paired_.data() + k.paired; }
+
+private:
+    std::vector<std::uint16_t> plain_, paired_;
+    std::vector<Kernel> kernels_;
+};
+
+// The plain bfloat16 copy of the parameter at p (p inside the scope's parameter buffer, n values from p), or null
+// when the scope has no copy or p is not in the buffer.
+const std::uint16_t* bf16_weights_copy(const float* p, std::size_t n);
+// (For bf16_infer.cpp) where p (n values) lies in the scope's parameter buffer, and the scope's copy.
+bool bf16_param_offset(const float* p, std::size_t n, std::size_t* offset);
+const Bf16Weights* bf16_scope_copy();
+// z (n_out,) = bf16(x) @ bf16(W) with float32 sums, for one row, when W is a kernel of the scope's copy and the CPU
+// has AVX-512-BF16; returns false (z untouched) otherwise.
+bool gemv_bf16(float* z, const float* x, const float* W, std::size_t n_in, std::size_t n_out);
 std::uint64_t bf16_new_pass();
 template <class T>
 class Bf16Scope;
 template <>
 class Bf16Scope<float> {
 public:
-    Bf16Scope(bool on, const float* params = nullptr, std::size_t n_params = 0, std::uint64_t pass = 0);
+    Bf16Scope(bool on, const float* params = nullptr, std::size_t n_params = 0, std::uint64_t pass = 0,
+              const Bf16Weights* copy = nullptr);
     ~Bf16Scope();
     Bf16Scope(const Bf16Scope&) = delete;
     Bf16Scope& operator=(const Bf16Scope&) = delete;
@@ -70,11 +104,12 @@ private:
     bool prev_on_;
     const float *prev_begin_, *prev_end_;
     std::uint64_t prev_pass_;
+    const Bf16Weights* prev_copy_;
 };
 template <>
 class Bf16Scope<double> {  // float64 networks have no bfloat16 products
 public:
-    Bf16Scope(bool, const double* = nullptr, std::size_t = 0, std::uint64_t = 0) {}
+    Bf16Scope(bool, const double* = nullptr, std::size_t = 0, std::uint64_t = 0, const Bf16Weights* = nullptr) {}
 };
 
 }  // namespace fastnn

@@ -126,6 +126,7 @@ void Network<T>::add_op(const std::string& kind, idx n_in, idx n_out, const OpAr
     }
     std::fill(grads_.begin(), grads_.end(), T(0));
     ops_.push_back(std::move(b.op));  // (capacity reserved above: no allocation)
+    ++weights_version_;
     update_trainable_spans();
     compiled_ = false;
     ++version_;
@@ -257,6 +258,7 @@ void Network<T>::set_weights(int i, const std::vector<const T*>& tensors, const 
         const ParamSpec& p = specs_[std::size_t(op.first_param + k)];
         std::copy(tensors[std::size_t(k)], tensors[std::size_t(k)] + p.size, params_.begin() + std::ptrdiff_t(p.offset));
     }
+    ++weights_version_;
 }
 
 template <class T>
@@ -356,9 +358,33 @@ OpCall<T> Network<T>::call(Workspace<T>& ws, int i, idx m, bool training, bool f
 }
 
 template <class T>
+const Bf16Weights* Network<T>::weights_copy16() const {
+    if constexpr (!std::is_same_v<T, float>) {
+        return nullptr;
+    } else {
+        if (bf16_isa() == Bf16Isa::None ||
+            std::none_of(ops_.begin(), ops_.end(), [](const Op& op) { return op.bf16; }))
+            return nullptr;
+        std::lock_guard<std::mutex> g(copy16_mtx_);
+        if (copy16_version_ != weights_version_) {
+            // The one-row product's layout for every 2-D kernel of a bfloat16 op.
+            std::vector<Bf16Weights::Kernel> kernels;
+            for (const ParamSpec& p : specs_)
+                if (ops_[std::size_t(p.op)].bf16 && p.shape.size() == 2)
+                    kernels.push_back({p.offset, std::size_t(p.shape[0]), std::size_t(p.shape[1]), 0});
+            copy16_version_ = ~std::uint64_t(0);
+            copy16_.make(params_.data(), params_.size(), kernels);
+            copy16_version_ = weights_version_;
+        }
+        return &copy16_;
+    }
+}
+
+template <class T>
 void Network<T>::forward(Workspace<T>& ws, const T* x, idx m, bool training, int first, int last, bool fm) const {
     const T* in = x;
     ws.pass = bf16_new_pass();
+    const Bf16Weights* copy16 = training ? nullptr : weights_copy16();
     for (int i = first; i <= last; ++i) {
         ws.in[i] = in;
         const OpRow<T>& r = row(i);
@@ -366,7 +392,7 @@ void Network<T>::forward(Workspace<T>& ws, const T* x, idx m, bool training, int
         // Pointers to the op's input, where its buffers are the input (set here: the input moves per call).
         if (b.z == Buf::Input) ws.Z[i] = const_cast<T*>(in);
         if (b.out == Buf::Input) ws.A[i] = const_cast<T*>(in);
-        Bf16Scope<T> bf16(ops_[std::size_t(i)].bf16, params_.data(), params_.size(), ws.pass);
+        Bf16Scope<T> bf16(ops_[std::size_t(i)].bf16, params_.data(), params_.size(), ws.pass, copy16);
         r.forward(call(ws, i, m, training, fm));
         in = ws.A[i];
     }
@@ -464,6 +490,7 @@ double Network<T>::forward_loss(Workspace<T>& ws, const T* x, const T* y, const 
         }
         x = ws.xt.data();
     }
+    ++weights_version_;  // a training pass moves state tensors (BatchNormalization's statistics)
     forward(ws, x, m, true, 0, last, fm_);
     return loss_and_grad(ws, y, w, m, true, fm_) / double(m) + regularization();
 }
@@ -508,6 +535,7 @@ double Network<T>::step(Workspace<T>& ws, const T* x, const T* y, const T* w, id
     }
     if (*nonfinite && stop_on_nonfinite) return loss;  // keep the weights of the last finite step
     opt_.step(params_.data(), grads_.data(), train_spans_, train_ranges_);
+    ++weights_version_;
     return loss;
 }
 

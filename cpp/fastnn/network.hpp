@@ -37,6 +37,7 @@
 #include "common.hpp"
 #include "metrics.hpp"
 #include "optimizers.hpp"
+#include "bf16.hpp"
 #include "random.hpp"
 #include "op_table.hpp"
 #include "small.hpp"
@@ -222,6 +223,14 @@ private:
     mutable std::vector<std::unique_ptr<Workspace<T>>> pool_;
     std::atomic<bool> training_{false};
     std::uint64_t version_ = 0;  // bumped by every structural change (under the exclusive lock)
+    std::uint64_t weights_version_ = 0;  // bumped by every write to params_ (under the exclusive lock)
+    // The bfloat16 copy of params_ that inference under the mixed_bfloat16 policy reads (bf16.hpp): made by the
+    // first inference pass after a weight change, then shared by every pass until the next one. Passes hold the
+    // shared lock and weights change only under the exclusive one, so no pass reads the copy while it is remade.
+    mutable std::mutex copy16_mtx_;
+    mutable Bf16Weights copy16_;
+    mutable std::uint64_t copy16_version_ = ~std::uint64_t(0);
+    const Bf16Weights* weights_copy16() const;
 };
 
 // Rosenblatt's perceptron rule on a step unit (Raschka's textbook class): targets in {-1, +1},
