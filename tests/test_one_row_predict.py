@@ -33,13 +33,13 @@ def threads():
     fastnn.set_num_threads(before)
 
 
-def _model(n_in, hidden, n_out, policy=None, dtype="float32", seed=0):
+def _model(n_in, hidden, n_out, policy=None, dtype="float32", seed=0, acts=("relu", None)):
     fastnn.utils.set_random_seed(seed)
     fastnn.config.set_floatx(dtype)
     try:
         model = fastnn.Sequential([layers.Input(shape=(n_in,))] +
-                                  [layers.Dense(w, activation="relu", dtype=policy) for w in hidden] +
-                                  [layers.Dense(n_out, dtype=policy)])
+                                  [layers.Dense(w, activation=acts[0], dtype=policy) for w in hidden] +
+                                  [layers.Dense(n_out, activation=acts[1], dtype=policy)])
         model.compile(optimizer="adam", loss="mse")
         model.predict(np.zeros((1, n_in), dtype), verbose=0)
     finally:
@@ -56,6 +56,8 @@ def _reference(model, x, n_in, hidden, n_out):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("n_in,hidden,n_out", SHAPES)
 def test_one_row_equals_its_row_of_a_batch_bitwise(threads, dtype, n_in, hidden, n_out):
+    # (the batch goes through the blocked product with bias and activation as its epilogue, one row through the
+    # register-blocked row product and a pass)
     model = _model(n_in, hidden, n_out, dtype=dtype)
     x = np.random.default_rng(n_in).standard_normal((40, n_in)).astype(dtype)
     for n in (1, 2):
@@ -64,6 +66,22 @@ def test_one_row_equals_its_row_of_a_batch_bitwise(threads, dtype, n_in, hidden,
         for i in (0, 17, 39):
             np.testing.assert_array_equal(model.predict(x[i:i + 1], verbose=0), batch[i:i + 1])
     assert_close(batch, _reference(model, x, n_in, hidden, n_out), dtype, "forward")
+
+
+@pytest.mark.parametrize("acts", [("tanh", "sigmoid"), ("gelu", "softmax"), ("selu", "softplus")])
+def test_epilogue_activations_equal_the_one_row_path_bitwise(threads, acts):
+    model = _model(301, (237, 1000), 37, acts=acts)
+    x = np.random.default_rng(1).standard_normal((64, 301)).astype(np.float32)
+    for n in (1, 2):
+        fastnn.set_num_threads(n)
+        batch = model.predict(x, batch_size=64, verbose=0)
+        for i in (0, 63):
+            np.testing.assert_array_equal(model.predict(x[i:i + 1], verbose=0), batch[i:i + 1])
+    widths = (301, 237, 1000, 37)
+    refs = [ref.Dense(a, b, acts[0]) for a, b in zip(widths[:-2], widths[1:-1])] + \
+        [ref.Dense(widths[-2], widths[-1], acts[1])]
+    expected = ref.forward(refs, [w.astype(np.float64) for w in model.get_weights()], x.astype(np.float64))
+    assert_close(batch, expected, "float32", "forward")
 
 
 def _one_row_reference(model, x):

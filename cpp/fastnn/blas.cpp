@@ -24,6 +24,7 @@
 #include <cstring>
 #include <vector>
 
+#include "activations.hpp"
 #include "bf16.hpp"
 #include "common.hpp"
 #include "threads.hpp"
@@ -110,14 +111,28 @@ void micro_dispatch(int nv, T* C, idx ldc, const T* Ap, const T* Bp, int kc, int
     else micro_kernel<T, 1>(C, ldc, Ap, Bp, kc, mr, nr, acc);
 }
 
-// C[i0:i1, j0:j1] = op(A)[i0:i1, :] @ op(B)[:, j0:j1], one thread.
+// The epilogue (blas.hpp) on C[r0:r0+rows, c0:c0+cols].
+template <class T>
+void apply_epilogue(const Epilogue<T>* ep, T* C, idx ldc, int r0, int rows, int c0, int cols) {
+    if (!ep) return;
+    for (int r = r0; r < r0 + rows; ++r) {
+        T* z = C + r * ldc + c0;
+        if (ep->bias)
+            for (int c = 0; c < cols; ++c) z[c] += ep->bias[c0 + c];
+        act_forward(ep->act, ep->out + r * ldc + c0, z, 1, cols);
+    }
+}
+
+// C[i0:i1, j0:j1] = op(A)[i0:i1, :] @ op(B)[:, j0:j1], one thread; the epilogue (if any) on each tile as it is
+// finished.
 template <class T>
 void gemm_block(bool transA, bool transB, int K, const T* A, idx lda, const T* B, idx ldb, T* C, idx ldc, int i0,
-                int i1, int j0, int j1) {
+                int i1, int j0, int j1, const Epilogue<T>* ep) {
     constexpr int L = lanes<T>(), NR = kNV * L;
     thread_local std::vector<T> abuf, bbuf;
     if (K == 0) {
         for (int i = i0; i < i1; ++i) std::fill(C + i * ldc + j0, C + i * ldc + j1, T(0));
+        apply_epilogue(ep, C, ldc, i0, i1 - i0, j0, j1 - j0);
         return;
     }
     T* Ap = scratch(abuf, std::size_t(kMC) * kKC);
@@ -173,6 +188,7 @@ void gemm_block(bool transA, bool transB, int K, const T* A, idx lda, const T* B
                         const int c0 = jc + p * NR, nr = std::min(NR, jc + nc - c0);
                         micro_dispatch((nr + L - 1) / L, C + r0 * ldc + c0, ldc, ap, Bp + std::size_t(p) * NR * kc,
                                        kc, mr, nr, pc > 0);
+                        if (pc + kc == K) apply_epilogue(ep, C, ldc, r0, mr, c0, nr);
                     }
                 }
             }
@@ -186,27 +202,24 @@ int range_chunk(int len, int parts, int unit) { return ((len + parts - 1) / part
 
 int round_up(int n, int unit) { return (n + unit - 1) / unit * unit; }
 
-}  // namespace
 
+// C = op(A) @ op(B) over the engine's threads, then the epilogue (if any).
 template <class T>
-void gemm(bool transA, bool transB, int M, int N, int K, T alpha, const T* A, int lda, const T* B, int ldb, T beta,
-          T* C, int ldc) {
+void gemm_impl(bool transA, bool transB, int M, int N, int K, const T* A, int lda, const T* B, int ldb, T* C,
+               int ldc, const Epilogue<T>* ep) {
     if (M <= 0 || N <= 0) return;
     const double work = double(M) * double(N) * double(K);
-    // Under the mixed_bfloat16 policy (bf16.hpp) the large float32 products run in bfloat16.
+    // Under the mixed_bfloat16 policy (bf16.hpp) the large float32 products run in bfloat16; the epilogue follows
+    // as a pass over C.
     if constexpr (std::is_same_v<T, float>) {
-        if (compute_bf16() && alpha == 1.0f && beta == 0.0f && work >= double(kParallelMinMacs)) {
+        if (compute_bf16() && work >= double(kParallelMinMacs)) {
             gemm_bf16(transA, transB, M, N, K, A, lda, B, ldb, C, ldc);
+            if (ep) {
+                FASTNN_PARALLEL_FOR(idx(M) * N)
+                for (int r = 0; r < M; ++r) apply_epilogue(ep, C, ldc, r, 1, 0, N);
+            }
             return;
         }
-    }
-    if (alpha != T(1) || beta != T(0)) {  // not used by the engine; kept for completeness
-        std::vector<T> tmp(std::size_t(M) * N);
-        gemm(transA, transB, M, N, K, T(1), A, lda, B, ldb, T(0), tmp.data(), N);
-        for (int i = 0; i < M; ++i)
-            for (int j = 0; j < N; ++j)
-                C[idx(i) * ldc + j] = alpha * tmp[std::size_t(i) * N + j] + (beta == T(0) ? T(0) : beta * C[idx(i) * ldc + j]);
-        return;
     }
     constexpr int L = lanes<T>();
     const int T_ = get_num_threads();
@@ -220,7 +233,7 @@ void gemm(bool transA, bool transB, int M, int N, int K, T alpha, const T* A, in
         parts = T_;
     }
     if (parts == 1) {
-        gemm_block(transA, transB, K, A, lda, B, ldb, C, ldc, 0, M, 0, N);
+        gemm_block(transA, transB, K, A, lda, B, ldb, C, ldc, 0, M, 0, N, ep);
         return;
     }
     const int len = by_cols ? N : M;
@@ -229,12 +242,39 @@ void gemm(bool transA, bool transB, int M, int N, int K, T alpha, const T* A, in
     for (int p = 0; p < parts; ++p) {
         const int s0 = std::min(len, p * chunk), s1 = std::min(len, s0 + chunk);
         if (s1 <= s0) continue;
-        if (by_cols) gemm_block(transA, transB, K, A, lda, B, ldb, C, ldc, 0, M, s0, s1);
-        else gemm_block(transA, transB, K, A, lda, B, ldb, C, ldc, s0, s1, 0, N);
+        if (by_cols) gemm_block(transA, transB, K, A, lda, B, ldb, C, ldc, 0, M, s0, s1, ep);
+        else gemm_block(transA, transB, K, A, lda, B, ldb, C, ldc, s0, s1, 0, N, ep);
     }
 }
 
+}  // namespace
+
+template <class T>
+void gemm(bool transA, bool transB, int M, int N, int K, T alpha, const T* A, int lda, const T* B, int ldb, T beta,
+          T* C, int ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (alpha != T(1) || beta != T(0)) {  // not used by the engine; kept for completeness
+        std::vector<T> tmp(std::size_t(M) * N);
+        gemm_impl<T>(transA, transB, M, N, K, A, lda, B, ldb, tmp.data(), N, nullptr);
+        for (int i = 0; i < M; ++i)
+            for (int j = 0; j < N; ++j)
+                C[idx(i) * ldc + j] = alpha * tmp[std::size_t(i) * N + j] + (beta == T(0) ? T(0) : beta * C[idx(i) * ldc + j]);
+        return;
+    }
+    gemm_impl<T>(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, nullptr);
+}
+
+template <class T>
+void gemm(bool transA, bool transB, int M, int N, int K, const T* A, int lda, const T* B, int ldb, T* C, int ldc,
+          const Epilogue<T>& ep) {
+    gemm_impl<T>(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, &ep);
+}
+
 template void gemm<float>(bool, bool, int, int, int, float, const float*, int, const float*, int, float, float*, int);
+template void gemm<float>(bool, bool, int, int, int, const float*, int, const float*, int, float*, int,
+                          const Epilogue<float>&);
+template void gemm<double>(bool, bool, int, int, int, const double*, int, const double*, int, double*, int,
+                           const Epilogue<double>&);
 template void gemm<double>(bool, bool, int, int, int, double, const double*, int, const double*, int, double, double*,
                            int);
 

@@ -153,21 +153,22 @@ void dense_forward(T* Z, T* A, const T* in, const T* W, const T* b, Act act, idx
     if constexpr (std::is_same_v<T, float>)  // under the policy, from the network's bfloat16 copy (inference)
         if (m == 1 && compute_bf16() && double(n_in) * double(n_out) >= double(kParallelMinMacs))
             done = gemv_bf16(Z, in, W, std::size_t(n_in), std::size_t(n_out));
-    if (done) {
-        // (the one-row product was made from the bfloat16 copy)
-    } else if (m == 1) {
-        row_times_matrix(Z, in, W, n_in, n_out);
-    } else {
-        gemm<T>(false, false, int(m), int(n_out), int(n_in), T(1), in, int(n_in), W, int(n_out), T(0), Z, int(n_out));
+    if (!done && m > 1) {
+        // The bias and an elementwise activation are the product's epilogue, applied to each tile of Z while it is
+        // in cache; softmax needs whole rows and follows in a pass.
+        Epilogue<T> ep;
+        ep.bias = b;
+        ep.act = act == Act::Softmax ? Act::Linear : act;
+        ep.out = act == Act::Softmax ? Z : A;
+        gemm<T>(false, false, int(m), int(n_out), int(n_in), in, int(n_in), W, int(n_out), Z, int(n_out), ep);
+        if (act == Act::Softmax) act_forward(act, A, Z, m, n_out);
+        return;
     }
-    // Bias and activation in one pass over each row while it is in cache.
-    FASTNN_PARALLEL_FOR(m * n_out)
-    for (idx r = 0; r < m; ++r) {
-        T* zr = Z + r * n_out;
-        if (b)
-            for (idx c = 0; c < n_out; ++c) zr[c] += b[c];
-        act_forward(act, A + r * n_out, zr, 1, n_out);
-    }
+    if (!done) row_times_matrix(Z, in, W, n_in, n_out);
+    // Bias and activation of the one row.
+    if (b)
+        for (idx c = 0; c < n_out; ++c) Z[c] += b[c];
+    act_forward(act, A, Z, 1, n_out);
 }
 
 template <class T>
