@@ -172,7 +172,9 @@ void gemm_block(bool transA, bool transB, int K, const T* A, idx lda, const T* B
                             const T* src = A + (r0 + r) * lda + pc;
                             for (int k = 0; k < kc; ++k) ap[k * kMR + r] = src[k];
                         }
-                    } else {  // op(A)[i][k] = A[k * lda + i]
+                    } else if (mr == kMR) {  // op(A)[i][k] = A[k * lda + i]: one fixed-size copy per k
+                        for (int k = 0; k < kc; ++k) std::memcpy(ap + k * kMR, A + (pc + k) * lda + r0, sizeof(T) * kMR);
+                    } else {
                         for (int k = 0; k < kc; ++k) {
                             const T* src = A + (pc + k) * lda + r0;
                             std::copy(src, src + mr, ap + k * kMR);
