@@ -744,6 +744,25 @@ py::tuple perceptron(Arr<T> x, Arr<T> y, Arr<T> w0, double eta, int epochs) {
 
 }  // namespace
 
+// op(a) @ op(b) through the engine's float32 product, under the mixed_bfloat16 policy when bf16 (and the CPU has
+// bfloat16 products): for tests and benchmarks of the products alone.
+Arr<float> engine_gemm(const Arr<float>& a, const Arr<float>& b, bool trans_a, bool trans_b, bool bf16) {
+    check_2d(a, "a", -1);
+    check_2d(b, "b", -1);
+    const int M = int(trans_a ? a.shape(1) : a.shape(0)), K = int(trans_a ? a.shape(0) : a.shape(1));
+    const int Kb = int(trans_b ? b.shape(1) : b.shape(0)), N = int(trans_b ? b.shape(0) : b.shape(1));
+    if (K != Kb) fail("b", std::to_string(K) + " rows in op(b)", std::to_string(Kb));
+    Arr<float> c({py::ssize_t(M), py::ssize_t(N)});
+    float* cp = c.mutable_data();
+    {
+        py::gil_scoped_release nogil;
+        Bf16Scope<float> scope(bf16 && fastnn::bf16_isa() != Bf16Isa::None);
+        gemm<float>(trans_a, trans_b, M, N, K, 1.0f, a.data(), int(a.shape(1)), b.data(), int(b.shape(1)), 0.0f, cp,
+                    N);
+    }
+    return c;
+}
+
 PYBIND11_MODULE(_core, m) {
     m.doc() = "fastnn's C++ engine (private: use the fastnn package)";
     fastnn::init_threads();
@@ -854,24 +873,13 @@ PYBIND11_MODULE(_core, m) {
         return out;
     });
     m.def("gemm_bf16",
-          [](Arr<float> a, Arr<float> b, bool trans_a, bool trans_b) {
-              // op(a) @ op(b) through the engine's product under the mixed_bfloat16 policy (float32 if unavailable).
-              check_2d(a, "a", -1);
-              check_2d(b, "b", -1);
-              const int M = int(trans_a ? a.shape(1) : a.shape(0)), K = int(trans_a ? a.shape(0) : a.shape(1));
-              const int Kb = int(trans_b ? b.shape(1) : b.shape(0)), N = int(trans_b ? b.shape(0) : b.shape(1));
-              if (K != Kb) fail("b", std::to_string(K) + " rows in op(b)", std::to_string(Kb));
-              Arr<float> c({py::ssize_t(M), py::ssize_t(N)});
-              float* cp = c.mutable_data();
-              {
-                  py::gil_scoped_release nogil;
-                  Bf16Scope<float> scope(fastnn::bf16_isa() != Bf16Isa::None);
-                  gemm<float>(trans_a, trans_b, M, N, K, 1.0f, a.data(), int(a.shape(1)), b.data(), int(b.shape(1)),
-                              0.0f, cp, N);
-              }
-              return c;
-          },
-          py::arg("a"), py::arg("b"), py::arg("trans_a") = false, py::arg("trans_b") = false);
+          [](Arr<float> a, Arr<float> b, bool trans_a, bool trans_b) { return engine_gemm(a, b, trans_a, trans_b, true); },
+          py::arg("a"), py::arg("b"), py::arg("trans_a") = false, py::arg("trans_b") = false,
+          "op(a) @ op(b) through the engine's product under the mixed_bfloat16 policy (float32 if unavailable).");
+    m.def("gemm_f32",
+          [](Arr<float> a, Arr<float> b, bool trans_a, bool trans_b) { return engine_gemm(a, b, trans_a, trans_b, false); },
+          py::arg("a"), py::arg("b"), py::arg("trans_a") = false, py::arg("trans_b") = false,
+          "op(a) @ op(b) through the engine's float32 product (benchmarks/bf16_products.py compares the two).");
     m.def("mpi_average",
           [](py::dict spec, py::array buf) {
               const MpiAllreduceSpec sp = parse_mpi(spec);
