@@ -96,3 +96,23 @@ def test_disabling_amx_keeps_avx512_bf16():
         assert res["err"] > 1e-2  # bfloat16 operands
     else:
         assert res["isa"] == "none"
+
+
+@pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True)])
+def test_engine_float32_product_against_numpy(ta, tb):
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal((96, 64) if ta else (64, 96)).astype(np.float32)
+    b = rng.standard_normal((33, 96) if tb else (96, 33)).astype(np.float32)
+    expected = (a.T if ta else a).astype(np.float64) @ (b.T if tb else b)
+    assert_close(_core.gemm_f32(a, b, ta, tb), expected, "float32", "forward")
+    with pytest.raises(ValueError, match="b: expected 96 rows"):
+        _core.gemm_f32(a if not ta else a.T.copy(), b[:50] if not tb else b[:, :50])
+
+
+@pytest.mark.skipif(not EXPECT_BF16, reason="this CPU has no bfloat16 products")
+def test_bf16_products_benchmark_runs():
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.run([sys.executable, os.path.join(root, "benchmarks", "bf16_products.py"), "--quick"],
+                          capture_output=True, text=True, timeout=600, cwd=root)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "ceiling (GFLOP/s)" in proc.stdout and "all products of a step" in proc.stdout, proc.stdout
