@@ -175,20 +175,23 @@ class Trainer:
         when it would not fit in memory beside the model's own buffers."""
         rows = min(rows, batch_size)
         net = self._net
-        # What does not depend on the batch is read once per engine and span (op_info builds a dict per op: reading
-        # the widths on every call cost more than a one-sample prediction); the parts are listed only to refuse.
-        key = (net, self._first, self._last, net.n_ops, net.n_params, self._engine_compiled)
-        cached = getattr(self, "_memory_plan", None)
-        if cached is None or cached[0][0] is not net or cached[0][1:] != key[1:]:
+        # What does not depend on the batch is read once per engine, span and compile (op_info builds a dict per
+        # op: reading the widths on every call cost more than a one-sample prediction); the parts are listed only
+        # to refuse.
+        plan = getattr(self, "_memory_plan", None)
+        if plan is None or plan[0] is not net or plan[1] != self._first or plan[2] != self._last \
+                or plan[3] != self._engine_compiled or plan[4] != net.n_ops:
             widths = [int(net.op_info(i)["n_out"]) for i in range(self._first, self._last + 1)]
             itemsize = 4 if net.dtype == "float32" else 8
             parts = _limits.training_bytes(net.n_params, itemsize, self._engine_compiled)
-            per_row = {t: _limits.activation_values(widths, self._n_in, 1, t) * itemsize for t in (False, True)}
-            cached = self._memory_plan = (key, parts, sum(b for _, b in parts), per_row)
-        _, parts, fixed, per_row = cached
+            per_row = (_limits.activation_values(widths, self._n_in, 1, False) * itemsize,
+                       _limits.activation_values(widths, self._n_in, 1, True) * itemsize)
+            plan = self._memory_plan = (net, self._first, self._last, self._engine_compiled, net.n_ops, parts,
+                                        sum(b for _, b in parts), per_row)
+        need = plan[6] + rows * plan[7][bool(training)]
         limit = _limits.physical_memory()
-        if limit is not None and fixed + rows * per_row[bool(training)] > limit:
-            parts = parts + [(f"activations of a batch of {rows} samples", rows * per_row[bool(training)])]
+        if limit is not None and need > limit:
+            parts = plan[5] + [(f"activations of a batch of {rows} samples", rows * plan[7][bool(training)])]
             _limits.check_memory(parts, f"{what}: model {self.name!r}", "use a smaller batch_size")
 
     @staticmethod
