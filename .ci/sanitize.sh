@@ -25,5 +25,5 @@ grep -q "heap-buffer-overflow" "$probe_log" || { cat "$probe_log"; echo "sanitiz
 echo "sanitize: AddressSanitizer is live (the probe's heap-buffer-overflow was reported)"
 FASTNN_REQUIRE_FAULT_INJECT=1 pytest -q -p no:cacheprovider tests/test_ops.py tests/test_optimizers.py \
   tests/test_network_engine.py tests/test_gradcheck.py tests/test_layouts.py tests/test_engine_guards.py \
-  tests/test_fault_injection.py
+  tests/test_fault_injection.py tests/test_one_row_predict.py
 deactivate

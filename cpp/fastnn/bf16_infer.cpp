@@ -129,9 +129,12 @@ bool gemv_bf16(float* z, const float* x, const float* W, std::size_t n_in, std::
     // x as bfloat16 pairs (x[2j] low, x[2j + 1] high), zero past n_in.
     const std::size_t pairs = (n_in + 1) / 2;
     thread_local std::vector<std::uint16_t> x16;
+    thread_local std::vector<std::uint32_t> xp;
     x16.assign(2 * pairs, 0);
+    xp.resize(pairs);
     to_bf16(x16.data(), x, n_in);
-    const std::uint32_t* xpairs = reinterpret_cast<const std::uint32_t*>(x16.data());
+    for (std::size_t j = 0; j < pairs; ++j) xp[j] = std::uint32_t(x16[2 * j]) | std::uint32_t(x16[2 * j + 1]) << 16;
+    const std::uint32_t* xpairs = xp.data();
     const std::uint16_t* Wp = copy->paired(*k);
     const std::size_t pieces = (n_out + kPiece - 1) / kPiece;
     const int parts = double(n_in) * double(n_out) >= double(kParallelMinMacs) ? get_num_threads() : 1;
