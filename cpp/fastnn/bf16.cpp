@@ -313,6 +313,14 @@ struct ThreadState {
 };
 thread_local ThreadState t_state;
 
+// v's storage with room for n elements. Buffers only grow: a vector's resize zero-fills what it adds, and the
+// products of a step take turns with different sizes (W3: about 1 MB of zero-filling a step, were they resized).
+template <class V>
+typename V::value_type* room(V& v, std::size_t n) {
+    if (v.size() < n) v.resize(n);
+    return v.data();
+}
+
 // A conversion to make: the stored (rows, cols) matrix x with row stride ld, as dense bfloat16 rows in out.
 struct Pack {
     std::uint16_t* out = nullptr;
@@ -352,8 +360,7 @@ void run_packs(const Pack& a, const Pack& b) {
 const std::uint16_t* packed_b(ThreadState& ts, Pack& pack, const float* B, int rows, int cols, int ld) {
     pack = Pack{nullptr, B, rows, cols, ld};
     if (!(t_pass && B >= t_params_begin && B < t_params_end)) {
-        ts.b.resize(std::size_t(rows) * cols);
-        pack.out = ts.b.data();
+        pack.out = room(ts.b, std::size_t(rows) * cols);
         return pack.out;
     }
     if (ts.pass != t_pass) {
@@ -366,13 +373,13 @@ const std::uint16_t* packed_b(ThreadState& ts, Pack& pack, const float* B, int r
     }
     if (ts.n_weights == ts.weights.size()) ts.weights.emplace_back();
     Converted& c = ts.weights[ts.n_weights];
-    c.data.resize(std::size_t(rows) * cols);
+    std::uint16_t* out = room(c.data, std::size_t(rows) * cols);
     c.src = B;
     c.rows = rows;
     c.cols = cols;
     c.ld = ld;
     ++ts.n_weights;  // (the conversion itself, in run_packs, cannot fail)
-    pack.out = c.data.data();
+    pack.out = out;
     return pack.out;
 }
 
@@ -401,19 +408,18 @@ void gemm_bf16(bool transA, bool transB, int M, int N, int K, const float* A, in
     ThreadState& ts = t_state;
     if (!ts.stream) check(d->dnnl_stream_create(&ts.stream, d->engine, dnnl_stream_default_flags), "stream");
     Pack pa{nullptr, A, transA ? K : M, transA ? M : K, lda}, pb;
-    ts.a.resize(std::size_t(pa.rows) * pa.cols);
-    pa.out = ts.a.data();
+    pa.out = room(ts.a, std::size_t(pa.rows) * pa.cols);
     const std::uint16_t* b16 = packed_b(ts, pb, B, transB ? N : K, transB ? K : N, ldb);
     run_packs(pa, pb);
-    ts.scratch.resize(mm->scratch_bytes);
+    unsigned char* scratch = room(ts.scratch, mm->scratch_bytes);
     MemoryGuard mem{d};
-    check(d->dnnl_memory_create(&mem.m[0], mm->a, d->engine, ts.a.data()), "memory A");
+    check(d->dnnl_memory_create(&mem.m[0], mm->a, d->engine, pa.out), "memory A");
     check(d->dnnl_memory_create(&mem.m[1], mm->b, d->engine, const_cast<std::uint16_t*>(b16)), "memory B");
     check(d->dnnl_memory_create(&mem.m[2], mm->c, d->engine, C), "memory C");
     int nargs = 3;
     dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, mem.m[0]}, {DNNL_ARG_WEIGHTS, mem.m[1]}, {DNNL_ARG_DST, mem.m[2]}, {}};
     if (mm->scratch) {
-        check(d->dnnl_memory_create(&mem.m[3], mm->scratch, d->engine, ts.scratch.data()), "memory scratchpad");
+        check(d->dnnl_memory_create(&mem.m[3], mm->scratch, d->engine, scratch), "memory scratchpad");
         args[nargs++] = {DNNL_ARG_SCRATCHPAD, mem.m[3]};
     }
 #ifdef FASTNN_HAVE_OPENMP
