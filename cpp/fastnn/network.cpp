@@ -581,7 +581,7 @@ Status Network<T>::train_batches_locked(const T* X, const T* Y, const T* W, idx 
         const idx start = b * batch, m = std::min(batch, n - start);
         const T *xb = X + start * nx, *yb = Y + start * ny, *wb = W ? W + start : nullptr;
         if (shuffle_) {  // gather the batch's rows (the data itself is never copied whole)
-            // In parallel: the rows are scattered over the data set, and two cores wait for memory in parallel.
+            // In parallel: the rows are scattered over the data set, and the threads wait for memory side by side.
             FASTNN_PARALLEL_FOR(m * nx)
             for (idx r = 0; r < m; ++r) {
                 const idx s = perm_[start + r];
