@@ -329,23 +329,58 @@ struct ThreadState {
 };
 thread_local ThreadState t_state;
 
-// Packs the stored (rows, cols) matrix with row stride ld into out as dense bfloat16 rows.
-void pack_bf16(std::vector<std::uint16_t>& out, const float* x, int rows, int cols, int ld) {
-    out.resize(std::size_t(rows) * cols);
-    if (ld == cols) {
-        to_bf16(out.data(), x, out.size());
-        return;
-    }
-    for (int r = 0; r < rows; ++r) to_bf16(out.data() + std::size_t(r) * cols, x + std::size_t(r) * ld, cols);
+// v's storage with room for n elements. Buffers only grow: a vector's resize zero-fills what it adds, and the
+// products of a step take turns with different sizes (W3: about 1 MB of zero-filling a step, were they resized).
+template <class V>
+typename V::value_type* room(V& v, std::size_t n) {
+    if (v.size() < n) v.resize(n);
+    return v.data();
 }
 
-// B as dense bfloat16 rows: a weight of the scope's parameter buffer is converted once per pass.
-const std::uint16_t* packed_b(ThreadState& ts, const float* B, int rows, int cols, int ld) {
+// A conversion to make: the stored (rows, cols) matrix x with row stride ld, as dense bfloat16 rows in out.
+struct Pack {
+    std::uint16_t* out = nullptr;
+    const float* x = nullptr;
+    int rows = 0, cols = 0, ld = 0;
+    void rows_range(int r0, int r1) const {
+        if (ld == cols) {
+            to_bf16(out + std::size_t(r0) * cols, x + std::size_t(r0) * ld, std::size_t(r1 - r0) * cols);
+            return;
+        }
+        for (int r = r0; r < r1; ++r) to_bf16(out + std::size_t(r) * cols, x + std::size_t(r) * ld, cols);
+    }
+};
+
+// Conversions of fewer elements than this run on the calling thread. Measured on W3 (2 cores): converting 150k
+// elements takes 11-16 us on one thread and 8 us on two, but every parallel region is a barrier, and when another
+// process holds one of the cores a barrier can cost a scheduler time slice: only the large conversions get one.
+constexpr double kParallelMinConvert = 1 << 18;
+
+// Runs the conversions of one product (A's, and B's when it is not cached) in one parallel region: each thread
+// converts its share of the rows of both, so the team is woken once per product and each conversion streams
+// through both cores' caches at once.
+void run_packs(const Pack& a, const Pack& b) {
+    const double elements = double(a.rows) * a.cols + (b.out ? double(b.rows) * b.cols : 0.0);
+    const int parts = elements >= kParallelMinConvert ? get_num_threads() : 1;
+    FASTNN_PARALLEL_FOR_ABOVE(parts, 2)
+    for (int p = 0; p < parts; ++p)
+        for (const Pack* k : {&a, &b}) {
+            if (!k->out) continue;
+            const std::int64_t rows = k->rows;
+            k->rows_range(int(rows * p / parts), int(rows * (p + 1) / parts));
+        }
+}
+
+// Where B's dense bfloat16 rows are: in the network's copy (inference), or for a weight of the scope's parameter
+// buffer converted once per pass (a conversion to make is added to `pack`), else in the thread's buffer, converted
+// every call.
+const std::uint16_t* packed_b(ThreadState& ts, Pack& pack, const float* B, int rows, int cols, int ld) {
+    pack = Pack{nullptr, B, rows, cols, ld};
     if (ld == cols)  // dense rows: the network's copy (an inference pass) has them as they are
         if (const std::uint16_t* copy = bf16_weights_copy(B, std::size_t(rows) * std::size_t(cols))) return copy;
     if (!(t_pass && B >= t_params_begin && B < t_params_end)) {
-        pack_bf16(ts.b, B, rows, cols, ld);
-        return ts.b.data();
+        pack.out = room(ts.b, std::size_t(rows) * cols);
+        return pack.out;
     }
     if (ts.pass != t_pass) {
         ts.pass = t_pass;
@@ -356,13 +391,15 @@ const std::uint16_t* packed_b(ThreadState& ts, const float* B, int rows, int col
         if (c.src == B && c.rows == rows && c.cols == cols && c.ld == ld) return c.data.data();
     }
     if (ts.n_weights == ts.weights.size()) ts.weights.emplace_back();
-    Converted& c = ts.weights[ts.n_weights++];
+    Converted& c = ts.weights[ts.n_weights];
+    std::uint16_t* out = room(c.data, std::size_t(rows) * cols);
     c.src = B;
     c.rows = rows;
     c.cols = cols;
     c.ld = ld;
-    pack_bf16(c.data, B, rows, cols, ld);
-    return c.data.data();
+    ++ts.n_weights;  // (the conversion itself, in run_packs, cannot fail)
+    pack.out = out;
+    return pack.out;
 }
 
 struct MemoryGuard {
@@ -389,17 +426,19 @@ void gemm_bf16(bool transA, bool transB, int M, int N, int K, const float* A, in
     const Dnnl* d = mm->d;
     ThreadState& ts = t_state;
     if (!ts.stream) check(d->dnnl_stream_create(&ts.stream, d->engine, dnnl_stream_default_flags), "stream");
-    pack_bf16(ts.a, A, transA ? K : M, transA ? M : K, lda);
-    const std::uint16_t* b16 = packed_b(ts, B, transB ? N : K, transB ? K : N, ldb);
-    ts.scratch.resize(mm->scratch_bytes);
+    Pack pa{nullptr, A, transA ? K : M, transA ? M : K, lda}, pb;
+    pa.out = room(ts.a, std::size_t(pa.rows) * pa.cols);
+    const std::uint16_t* b16 = packed_b(ts, pb, B, transB ? N : K, transB ? K : N, ldb);
+    run_packs(pa, pb);
+    unsigned char* scratch = room(ts.scratch, mm->scratch_bytes);
     MemoryGuard mem{d};
-    check(d->dnnl_memory_create(&mem.m[0], mm->a, d->engine, ts.a.data()), "memory A");
+    check(d->dnnl_memory_create(&mem.m[0], mm->a, d->engine, pa.out), "memory A");
     check(d->dnnl_memory_create(&mem.m[1], mm->b, d->engine, const_cast<std::uint16_t*>(b16)), "memory B");
     check(d->dnnl_memory_create(&mem.m[2], mm->c, d->engine, C), "memory C");
     int nargs = 3;
     dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, mem.m[0]}, {DNNL_ARG_WEIGHTS, mem.m[1]}, {DNNL_ARG_DST, mem.m[2]}, {}};
     if (mm->scratch) {
-        check(d->dnnl_memory_create(&mem.m[3], mm->scratch, d->engine, ts.scratch.data()), "memory scratchpad");
+        check(d->dnnl_memory_create(&mem.m[3], mm->scratch, d->engine, scratch), "memory scratchpad");
         args[nargs++] = {DNNL_ARG_SCRATCHPAD, mem.m[3]};
     }
 #ifdef FASTNN_HAVE_OPENMP

@@ -11,6 +11,7 @@
 
 #include "bf16.hpp"
 #include "losses.hpp"
+#include "threads.hpp"
 
 namespace fastnn {
 
@@ -608,8 +609,14 @@ Status Network<T>::train_batches_locked(const T* X, const T* Y, const T* W, idx 
         const idx start = b * batch, m = std::min(batch, n - start);
         const T *xb = X + start * nx, *yb = Y + start * ny, *wb = W ? W + start : nullptr;
         if (shuffle_) {  // gather the batch's rows (the data itself is never copied whole)
+            // In parallel: the rows are scattered over the data set, and the threads wait for memory side by side.
+            FASTNN_PARALLEL_FOR(m * nx)
             for (idx r = 0; r < m; ++r) {
                 const idx s = perm_[start + r];
+                if (r + 4 < m) {  // the row 4 ahead, line by line: a row starts where no prefetcher can guess
+                    const char* next = reinterpret_cast<const char*>(X + perm_[start + r + 4] * nx);
+                    for (idx off = 0; off < nx * idx(sizeof(T)); off += 64) __builtin_prefetch(next + off);
+                }
                 std::copy(X + s * nx, X + (s + 1) * nx, ws.xb.data() + r * nx);
                 std::copy(Y + s * ny, Y + (s + 1) * ny, ws.yb.data() + r * ny);
                 if (W) ws.wb[r] = W[s];
