@@ -12,6 +12,7 @@ Trainable flags are read at compile (as in Keras 3): each op of the engine is fr
 model's `trainable`; a change afterwards takes effect at the next compile, and fit / train_on_batch warn once.
 """
 
+import collections
 import contextlib
 import math
 import time
@@ -23,6 +24,10 @@ from . import _limits, callbacks as callbacks_module, config, losses, metrics as
 from ._validation import as_features, as_sample_weight, as_targets, check_fraction, check_int, to_array
 from .layers import ENGINE_LAYERS
 from .progress import resolve_verbose
+
+# What _check_batch_memory keeps per engine span and compile (net, first, last, compiled, n_ops): the parts that do
+# not depend on the batch, their total, and the workspace bytes per sample in inference and in training.
+_MemoryPlan = collections.namedtuple("_MemoryPlan", "net first last compiled n_ops parts fixed per_row")
 
 
 class Trainer:
@@ -179,19 +184,18 @@ class Trainer:
         # op: reading the widths on every call cost more than a one-sample prediction); the parts are listed only
         # to refuse.
         plan = getattr(self, "_memory_plan", None)
-        if plan is None or plan[0] is not net or plan[1] != self._first or plan[2] != self._last \
-                or plan[3] != self._engine_compiled or plan[4] != net.n_ops:
+        if plan is None or plan.net is not net or plan.first != self._first or plan.last != self._last \
+                or plan.compiled != self._engine_compiled or plan.n_ops != net.n_ops:
             widths = [int(net.op_info(i)["n_out"]) for i in range(self._first, self._last + 1)]
             itemsize = 4 if net.dtype == "float32" else 8
             parts = _limits.training_bytes(net.n_params, itemsize, self._engine_compiled)
-            per_row = (_limits.activation_values(widths, self._n_in, 1, False) * itemsize,
-                       _limits.activation_values(widths, self._n_in, 1, True) * itemsize)
-            plan = self._memory_plan = (net, self._first, self._last, self._engine_compiled, net.n_ops, parts,
-                                        sum(b for _, b in parts), per_row)
-        need = plan[6] + rows * plan[7][bool(training)]
+            per_row = tuple(_limits.activation_values(widths, self._n_in, 1, t) * itemsize for t in (False, True))
+            plan = self._memory_plan = _MemoryPlan(net, self._first, self._last, self._engine_compiled, net.n_ops,
+                                                   parts, sum(b for _, b in parts), per_row)
+        activations = rows * plan.per_row[bool(training)]
         limit = _limits.physical_memory()
-        if limit is not None and need > limit:
-            parts = plan[5] + [(f"activations of a batch of {rows} samples", rows * plan[7][bool(training)])]
+        if limit is not None and plan.fixed + activations > limit:
+            parts = plan.parts + [(f"activations of a batch of {rows} samples", activations)]
             _limits.check_memory(parts, f"{what}: model {self.name!r}", "use a smaller batch_size")
 
     @staticmethod

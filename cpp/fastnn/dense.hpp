@@ -140,20 +140,13 @@ template <class T>
 void dense_forward(T* Z, T* A, const T* in, const T* W, const T* b, Act act, idx m, idx n_in, idx n_out) {
     if (double(m) * double(n_in) * double(n_out) <= kDirectMaxMacs) {
         // Row by row, each row's sums held in registers over k (a narrow layer's row is one vector).
-        for (idx r = 0; r < m; ++r) {
-            T* zr = Z + r * n_out;
-            row_times_columns(zr, in + r * n_in, W, n_in, n_out, 0, n_out);
-            if (b)
-                for (idx c = 0; c < n_out; ++c) zr[c] += b[c];
-        }
-        act_forward(act, A, Z, m, n_out);
-        return;
-    }
-    bool done = false;
-    if constexpr (std::is_same_v<T, float>)  // under the policy, from the network's bfloat16 copy (inference)
-        if (m == 1 && compute_bf16() && double(n_in) * double(n_out) >= double(kParallelMinMacs))
-            done = gemv_bf16(Z, in, W, std::size_t(n_in), std::size_t(n_out));
-    if (!done && m > 1) {
+        for (idx r = 0; r < m; ++r) row_times_columns(Z + r * n_out, in + r * n_in, W, n_in, n_out, 0, n_out);
+    } else if (m == 1) {
+        bool done = false;  // under the policy, from the network's bfloat16 copy (inference)
+        if constexpr (std::is_same_v<T, float>)
+            done = compute_bf16() && gemv_bf16(Z, in, W, std::size_t(n_in), std::size_t(n_out));
+        if (!done) row_times_matrix(Z, in, W, n_in, n_out);
+    } else {
         // The bias and an elementwise activation are the product's epilogue, applied to each tile of Z while it is
         // in cache; softmax needs whole rows and follows in a pass.
         Epilogue<T> ep;
@@ -164,11 +157,11 @@ void dense_forward(T* Z, T* A, const T* in, const T* W, const T* b, Act act, idx
         if (act == Act::Softmax) act_forward(act, A, Z, m, n_out);
         return;
     }
-    if (!done) row_times_matrix(Z, in, W, n_in, n_out);
-    // Bias and activation of the one row.
+    // Bias and activation of the rows made above (few: small products, or one sample).
     if (b)
-        for (idx c = 0; c < n_out; ++c) Z[c] += b[c];
-    act_forward(act, A, Z, 1, n_out);
+        for (idx r = 0; r < m; ++r)
+            for (idx c = 0; c < n_out; ++c) Z[r * n_out + c] += b[c];
+    act_forward(act, A, Z, m, n_out);
 }
 
 template <class T>
